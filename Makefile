@@ -1,0 +1,29 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+DEMO_BRIEF ?= a red circle to the left of a blue square, yellow background
+
+.PHONY: demo test bench eval-critic clean-venv
+
+$(BIN)/sculpt: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: a bare "torch" requirement would pull gigabytes of CUDA wheels.
+	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(BIN)/sculpt
+	$(BIN)/sculpt run "$(DEMO_BRIEF)"
+
+test: $(BIN)/sculpt
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/sculpt
+	$(BIN)/sculpt bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""sculpt's agent: the LangGraph state machine, its decisions, critics and CLI."""

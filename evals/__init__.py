@@ -1,0 +1,1 @@
+"""sculpt's evaluations: critic-vs-human agreement and the refinement benchmark."""
