@@ -31,6 +31,7 @@ from tools.shapes.model import (
     save_pipeline,
     ShapesComponents,
 )
+from tools.errors import LayoutError
 from tools.shapes.render import render
 from tools.shapes.sample import random_brief
 
@@ -56,9 +57,13 @@ def to_tensor(images: list) -> torch.Tensor:
 
 def sample_scene(rng: np.random.Generator, size: int):
     n = int(rng.choice([1, 2, 3], p=DIFFICULTY_MIX))
-    brief = random_brief(rng, n)
-    image, _ = render(brief, rng, size)
-    return brief.text(), image
+    while True:
+        brief = random_brief(rng, n)
+        try:
+            image, _ = render(brief, rng, size)
+        except LayoutError:  # vanishingly rare after the sampler's own check; draw another
+            continue
+        return brief.text(), image
 
 
 # -- stage 1: the VAE -----------------------------------------------------------------------------
