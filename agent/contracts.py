@@ -1,0 +1,197 @@
+"""The agent's data contracts: critiques, comparisons, actions and tree nodes.
+
+Pydantic at the edges (critics, CLI, files); inside graph state they travel as plain dicts made by
+``model_dump(mode="json")``, so a checkpoint stays small and JSON-able.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tools.contracts import Region, Requirement
+
+__all__ = [
+    "Region", "Requirement", "Verdict", "Defect", "Usage", "Recommendation", "Critique", "Ranking",
+    "DriftReport", "Action", "ACTION_KINDS",
+]
+
+ACTION_KINDS = ("txt2img", "img2img", "inpaint", "variations", "rewrite_prompt", "backtrack", "accept",
+                "ask_human")
+ActionKind = Literal["txt2img", "img2img", "inpaint", "variations", "rewrite_prompt", "backtrack", "accept",
+                     "ask_human"]
+
+
+class Usage(BaseModel):
+    """What a model call cost: tokens, dollars, calls and seconds. Usages add up."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(calls=self.calls + other.calls, input_tokens=self.input_tokens + other.input_tokens,
+                     output_tokens=self.output_tokens + other.output_tokens,
+                     cost_usd=self.cost_usd + other.cost_usd, seconds=self.seconds + other.seconds)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class Verdict(BaseModel):
+    """The critic's answer for one requirement on one image."""
+
+    id: str
+    passed: bool
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    evidence: str = ""
+    region: Region | None = None  # where the fix belongs, for a local failure
+
+
+class Defect(BaseModel):
+    """Something to change: add or replace an object in a region, remove one, or a global fault."""
+
+    kind: Literal["add", "remove", "replace", "global"] = "replace"
+    description: str
+    region: Region | None = None
+    requirement_ids: list[str] = Field(default_factory=list)
+    prompt: str | None = None  # what belongs in the region, when the critic knows
+
+
+class Recommendation(BaseModel):
+    """The critic's own suggestion for the next move; the decision rules validate it."""
+
+    kind: ActionKind
+    strength: float | None = None
+    region: Region | None = None
+    prompt: str | None = None
+    reason: str = ""
+
+
+class Critique(BaseModel):
+    """Every requirement answered for one image, an overall score and what to fix."""
+
+    verdicts: list[Verdict]
+    score: float = Field(ge=0.0, le=1.0)
+    defects: list[Defect] = Field(default_factory=list)
+    recommended: Recommendation | None = None
+    summary: str = ""
+    critic: str = ""  # identity of the critic that produced it
+    prompt_version: str | None = None  # template name@version for model critics
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def passed_ids(self) -> list[str]:
+        return [v.id for v in self.verdicts if v.passed]
+
+    @property
+    def failed_ids(self) -> list[str]:
+        return [v.id for v in self.verdicts if not v.passed]
+
+    @property
+    def all_passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    def verdict(self, req_id: str) -> Verdict | None:
+        return next((v for v in self.verdicts if v.id == req_id), None)
+
+
+class Ranking(BaseModel):
+    """Images ordered best first. For two images, ``order`` is [winner, loser], or ``tie`` is set."""
+
+    order: list[int]
+    tie: bool = False
+    scores: list[float] | None = None
+    reason: str = ""
+    # Judged in both presentation orders; False when the two orders disagreed (reported as a tie).
+    position_consistent: bool = True
+    critic: str = ""
+    prompt_version: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def best(self) -> int:
+        return self.order[0]
+
+
+class DriftReport(BaseModel):
+    """Which requirements that held at the branch point are lost in the new image."""
+
+    lost: list[str] = Field(default_factory=list)
+    evidence: str = ""
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.lost)
+
+
+class Action(BaseModel):
+    """A validated next move. Parameters are checked here so a bad recommendation never runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ActionKind
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    strength: float | None = None
+    n: int | None = None
+    regions: list[Region] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=list)
+    target: str | None = None  # node id, for backtrack
+    reason: str = ""
+    source: Literal["rules", "critic", "human"] = "rules"
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v <= 1:
+            raise ValueError(f"strength must be in (0, 1], got {v}")
+        return v
+
+    @field_validator("n")
+    @classmethod
+    def _n(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError(f"n must be >= 1, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> "Action":
+        if self.kind == "img2img" and self.strength is None:
+            raise ValueError("img2img needs a strength")
+        if self.kind == "inpaint" and not self.regions:
+            raise ValueError("inpaint needs at least one region")
+        if self.kind == "backtrack" and not self.target:
+            raise ValueError("backtrack needs a target node")
+        return self
+
+    @property
+    def generations(self) -> int:
+        """Images this action will make: the unit the generation budget counts."""
+        if self.kind in ("txt2img", "img2img", "inpaint"):
+            return 1
+        if self.kind == "variations":
+            return self.n or 1
+        return 0
+
+    def key(self, with_seed: bool = True) -> str:
+        """A canonical description used by the tabu list: same key, same action."""
+        parts = [self.kind]
+        if self.prompt is not None:
+            parts.append(f"p={self.prompt}")
+        if self.strength is not None:
+            parts.append(f"s={self.strength:.2f}")
+        if self.n is not None:
+            parts.append(f"n={self.n}")
+        if self.regions:
+            parts.append("r=" + ";".join(",".join(f"{v:.2f}" for v in r.as_tuple()) for r in self.regions))
+        if with_seed and self.seeds:
+            parts.append("seed=" + ",".join(map(str, self.seeds)))
+        return "|".join(parts)
+
+    def to_state(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True)
