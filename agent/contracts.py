@@ -178,10 +178,10 @@ class Action(BaseModel):
             return self.n or 1
         return 0
 
-    def key(self, with_seed: bool = True) -> str:
+    def key(self, with_seed: bool = True, with_prompt: bool = True) -> str:
         """A canonical description used by the tabu list: same key, same action."""
         parts = [self.kind]
-        if self.prompt is not None:
+        if with_prompt and self.prompt is not None:
             parts.append(f"p={self.prompt}")
         if self.strength is not None:
             parts.append(f"s={self.strength:.2f}")

@@ -32,6 +32,7 @@ class GenerationRecord:
     device: str
     dtype: str
     wall_time: float
+    # In-memory by-products (the inpaint masks): useful to the caller, not part of the metadata.
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -50,5 +51,4 @@ class GenerationRecord:
             "device": self.device,
             "dtype": self.dtype,
             "wall_time": round(self.wall_time, 4),
-            **({"extras": self.extras} if self.extras else {}),
         }

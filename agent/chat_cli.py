@@ -1,0 +1,100 @@
+"""`sculpt chat`: the same graph with a person in the loop, in the terminal.
+
+After each critique the graph stops at ask_human and shows the image, the checklist and any
+variations; the person answers with one line:
+
+    a | accept            accept this image
+    <enter> | c           let the agent decide the next move
+    p n5 | pick n5        pick a variation (recorded in picks.jsonl as a preference)
+    r x0 y0 x1 y1 [text]  redo a region (fractions of the image), optionally saying what goes there
+    s | stop              stop here (the best image is kept)
+    anything else         feedback: a rewrite hint, and a requirement where the critic can check it
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.prompt import Prompt
+from rich.table import Table
+
+console = Console(stderr=True, highlight=False)
+
+
+def parse_answer(line: str) -> dict[str, Any]:
+    """One typed line -> an answer for the graph's ask_human node."""
+    text = line.strip()
+    word, _, rest = text.partition(" ")
+    word = word.lower()
+    if word in ("", "c", "continue"):
+        return {"action": "continue"}
+    if word in ("a", "accept"):
+        return {"action": "accept"}
+    if word in ("s", "stop", "q", "quit"):
+        return {"action": "stop"}
+    if word in ("p", "pick"):
+        return {"action": "pick", "node": rest.strip()}
+    if word in ("r", "region"):
+        parts = rest.split()
+        return {"action": "region", "region": parts[:4], "prompt": " ".join(parts[4:]) or None}
+    if word in ("f", "feedback"):
+        return {"action": "feedback", "text": rest}
+    return {"action": "feedback", "text": text}
+
+
+def show_question(q: dict[str, Any], run_dir: Path) -> None:
+    if q.get("error"):
+        console.print(f"[red]{q['error']}[/]")
+    table = Table(title=f"{q['node']} · score {q['score']:.2f} · {run_dir / q['image']}")
+    table.add_column("requirement")
+    table.add_column("")
+    table.add_column("evidence", overflow="fold")
+    for v in q["verdicts"]:
+        table.add_row(v["id"], "[green]pass[/]" if v["passed"] else "[red]fail[/]", v["evidence"])
+    console.print(table)
+    for var in q.get("variations", []):
+        console.print(f"  variation {var['node']}: score {var['score']:.2f} · {run_dir / var['image']}")
+    console.print(f"  report: {q['report']}")
+
+
+def register(app: typer.Typer, *, guarded, progress, print_result, exit_code) -> None:
+    @app.command()
+    @guarded
+    def chat(
+        brief: Optional[str] = typer.Argument(None, help="what the picture must show (asked for if omitted)"),
+        resume: Optional[Path] = typer.Option(None, "--resume", help="continue a chat run folder"),
+        model: Optional[str] = typer.Option(None, help="diffusers folder, single file or hub id"),
+        critic: Optional[str] = typer.Option(None, help="scene, openai:MODEL, scripted:PATH"),
+        critic_base_url: Optional[str] = typer.Option(None),
+        budget: Optional[int] = typer.Option(None, help="generator calls for the run [default: 8]"),
+        seed: int = typer.Option(0),
+        out_dir: Optional[Path] = typer.Option(None, "--out"),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Refine an image together: after each critique you accept, give feedback, pick or mark a region."""
+        from agent.runner import RunSpec, open_run, prepare_run, recursion_limit
+        from agent.settings import load_settings
+
+        if resume is not None:
+            runner = open_run(resume, on_event=progress(quiet))
+            res = runner.result()
+        else:
+            s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
+                              runs_dir=out_dir)
+            brief = brief or Prompt.ask("brief")
+            spec = RunSpec(brief=brief, model=s.model, critic=s.critic, mode="chat",
+                           critic_options={"base_url": s.critic_base_url} if s.critic_base_url else {},
+                           rewriter=s.rewriter, budget={"generations": s.budget}, seed=seed, device=s.device,
+                           dtype=s.dtype, generation={"steps": s.steps, "guidance": s.guidance})
+            runner, initial = prepare_run(spec, s.runs_dir, on_event=progress(quiet))
+            res = runner.stream(initial, recursion_limit(spec.budget))
+        with runner:
+            while res.interrupt is not None:
+                show_question(res.interrupt, res.run_dir)
+                line = Prompt.ask("[a]ccept · [enter] continue · p NODE · r x0 y0 x1 y1 [what] · s · or feedback",
+                                  default="", show_default=False)
+                res = runner.answer(parse_answer(line))
+        print_result(res)
+        raise typer.Exit(exit_code(res.status))

@@ -1,0 +1,42 @@
+"""Helpers shared by nodes: events with stable ids, loading critiques, node prompts."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import RunContext
+from agent.state import RunState
+
+
+def emit(runtime: Runtime[RunContext], state: RunState, node: str, **fields: Any) -> None:
+    """Write one event. Its id is (step, node): a node re-run after a resume writes nothing twice."""
+    ctx = runtime.context
+    event = {"event_id": f"{state.get('step', 0)}:{node}", "step": state.get("step", 0), "node": node, **fields}
+    if ctx.store.append_event(event) and ctx.on_event:
+        try:
+            ctx.on_event(event)
+        except Exception:  # display must never break a run
+            pass
+
+
+def checklist_digest(checklist: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(checklist, sort_keys=True).encode()).hexdigest()
+
+
+def node_prompt(state: RunState, node_id: str | None) -> str:
+    """The prompt in force at a node: its own (a rewrite applies to its subtree), else the run's."""
+    node = state.get("nodes", {}).get(node_id or "", {})
+    return node.get("prompt") or state["prompt"]
+
+
+def load_critique(runtime: Runtime[RunContext], node: dict[str, Any]):
+    """The full critique of a node, from the run folder (state keeps only a compact form)."""
+    from agent.contracts import Critique
+
+    crit = node.get("critique")
+    if not crit or not crit.get("file"):
+        return None
+    return Critique.model_validate_json((runtime.context.store.root / crit["file"]).read_text())

@@ -1,0 +1,60 @@
+"""sculpt's settings: defaults < config file < environment (SCULPT_*) < command-line flags.
+
+The config file is ``sculpt.toml`` in the working directory, or the file SCULPT_CONFIG names.
+The OpenAI-compatible critic reads its own keys (OPENAI_BASE_URL, OPENAI_API_KEY, ...) through
+agent/critics/openai_config.py; nothing here ever stores or prints a key.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from tools.errors import InputError
+
+SHAPES_MODEL = "shapes"  # the built-in shapes model shipped in tools/shapes/weights
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("SCULPT_CONFIG", "sculpt.toml"))
+
+
+class SculptSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCULPT_", extra="ignore")
+
+    model: str = Field(SHAPES_MODEL, description="diffusers folder, single file or hub id; 'shapes' = built in")
+    critic: str = Field("scene", description="critic spec: scene, openai:MODEL, scripted:PATH")
+    critic_base_url: str | None = Field(None, description="base URL of an OpenAI-compatible server")
+    rewriter: str = Field("auto", description="rules, keep, openai:MODEL; auto picks by critic")
+    budget: int = Field(8, description="generator calls (images) per run")
+    max_seconds: float | None = None
+    max_usd: float | None = None
+    max_tokens: int | None = None
+    runs_dir: Path = Path("runs")
+    device: str = "auto"
+    dtype: str = "auto"
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_path()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides) -> SculptSettings:
+    """Settings with command-line overrides (None means 'not given')."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return SculptSettings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"setting {where}: {first['msg']} (check {config_path()} and SCULPT_* variables)") from exc

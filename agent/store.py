@@ -1,0 +1,147 @@
+"""A run's folder: images by content hash, events, tree, critiques, picks, report and checkpoint.
+
+Everything here is written so that a process killed at any moment loses nothing it finished and
+duplicates nothing when resumed: files are replaced atomically, images are named by content, and
+events carry ids that a resumed step reuses.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tools.engine.images import image_hash, open_image
+from tools.errors import InputError
+
+RUN_FILE = "run.json"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+class RunStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.images = self.root / "images"
+        self.critiques = self.root / "critiques"
+        self.events_path = self.root / "events.jsonl"
+        self.tree_path = self.root / "tree.json"
+        self.report_path = self.root / "report.html"
+        self.picks_path = self.root / "picks.jsonl"
+        self.checkpoint_path = self.root / "checkpoint.sqlite"
+        self._event_ids: set[str] | None = None
+
+    # -- creating and opening ------------------------------------------------------------------------
+    @classmethod
+    def create(cls, out_dir: Path, run_id: str, info: dict[str, Any]) -> "RunStore":
+        root = Path(out_dir) / run_id
+        if (root / RUN_FILE).exists():
+            raise InputError(f"run folder {root} already exists; resume it with `sculpt resume {root}` "
+                             "or choose another --out / --seed")
+        store = cls(root)
+        store.images.mkdir(parents=True, exist_ok=True)
+        store.critiques.mkdir(exist_ok=True)
+        atomic_write(root / RUN_FILE, json.dumps({"run_id": run_id, "created": now_iso(), **info}, indent=2))
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunStore":
+        root = Path(path)
+        if not root.is_dir():
+            raise InputError(f"run folder {root} does not exist; pass the folder `sculpt run` printed "
+                             "(runs/<run-id>)")
+        try:
+            json.loads((root / RUN_FILE).read_text())
+        except FileNotFoundError:
+            raise InputError(f"{root} is not a sculpt run folder (no {RUN_FILE})") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{root / RUN_FILE} is unreadable ({exc}); the run cannot be resumed") from exc
+        if not (root / "checkpoint.sqlite").is_file():
+            raise InputError(f"{root} has no checkpoint.sqlite, so there is nothing to resume from")
+        store = cls(root)
+        store.repair_events()
+        return store
+
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.root / RUN_FILE).read_text())
+
+    # -- images --------------------------------------------------------------------------------------
+    def save_image(self, image: Image.Image, metadata: dict[str, Any]) -> tuple[str, str]:
+        """Write an image under its content hash, with its metadata beside it. Returns (relative path, hash)."""
+        digest = image_hash(image)
+        name = digest[:20]
+        png = self.images / f"{name}.png"
+        if not png.exists():
+            tmp = png.with_name(f".{png.name}.tmp")
+            image.save(tmp, format="PNG")
+            os.replace(tmp, png)
+        sidecar = self.images / f"{name}.json"
+        records = json.loads(sidecar.read_text())["records"] if sidecar.exists() else []
+        if metadata not in records:
+            atomic_write(sidecar, json.dumps({"sha256": digest, "records": records + [metadata]}, indent=1))
+        return f"images/{name}.png", digest
+
+    def load_image(self, rel: str) -> Image.Image:
+        return open_image(self.root / rel)
+
+    # -- events --------------------------------------------------------------------------------------
+    def repair_events(self) -> None:
+        """Drop a half-written last line left by a kill mid-write; complete lines are kept."""
+        if not self.events_path.exists():
+            return
+        raw = self.events_path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            keep = raw[: raw.rfind(b"\n") + 1]
+            atomic_write(self.events_path, keep)
+
+    def event_ids(self) -> set[str]:
+        if self._event_ids is None:
+            self._event_ids = set()
+            if self.events_path.exists():
+                for line in self.events_path.read_text().splitlines():
+                    try:
+                        self._event_ids.add(json.loads(line)["event_id"])
+                    except (json.JSONDecodeError, KeyError):
+                        continue
+        return self._event_ids
+
+    def append_event(self, event: dict[str, Any]) -> bool:
+        """Append one event line unless an event with the same id is already there (a resumed step)."""
+        ids = self.event_ids()
+        if event["event_id"] in ids:
+            return False
+        line = json.dumps({"time": now_iso(), **event}, default=str)
+        with self.events_path.open("a") as f:
+            f.write(line + "\n")
+            f.flush()
+        ids.add(event["event_id"])
+        return True
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.events_path.exists():
+            return []
+        return [json.loads(line) for line in self.events_path.read_text().splitlines() if line.strip()]
+
+    # -- critiques, tree, picks -------------------------------------------------------------------------
+    def critique_path(self, image_digest: str, critic: str, checklist_digest: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", critic)[:60]
+        return self.critiques / f"{image_digest[:20]}-{checklist_digest[:10]}-{safe}.json"
+
+    def write_json(self, path: Path, obj: Any) -> None:
+        atomic_write(path, json.dumps(obj, indent=1, default=str))
+
+    def append_pick(self, record: dict[str, Any]) -> None:
+        with self.picks_path.open("a") as f:
+            f.write(json.dumps({"time": now_iso(), **record}) + "\n")
