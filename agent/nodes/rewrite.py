@@ -19,6 +19,7 @@ def rewrite_prompt(state: RunState, runtime: Runtime[RunContext]):
     current_prompt = node_prompt(state, state["current"])
     checklist = [Requirement.model_validate(r) for r in state["checklist"]]
     crit = load_critique(runtime, node)
+    image = ctx.store.load_image(node["image"]) if node.get("image") else None
     update: dict = {"step": state.get("step", 0) + 1}
     try:
         if job == "region":
@@ -27,21 +28,24 @@ def rewrite_prompt(state: RunState, runtime: Runtime[RunContext]):
                 else None
             defect = defect or Defect(kind="replace", description="repaint the region", region=region,
                                       requirement_ids=crit.failed_ids if crit else [])
-            rw = ctx.rewriter.region_prompt(state["brief"], checklist, defect, crit, current_prompt)
+            rw = ctx.rewriter.region_prompt(state["brief"], checklist, defect, crit, current_prompt, image=image)
         else:
             tried = list(dict.fromkeys(state.get("tried_prompts", []) + [current_prompt, state["prompt"]]))
-            rw = ctx.rewriter.rewrite(state["brief"], checklist, crit, current_prompt, tried, state.get("hints"))
+            rw = ctx.rewriter.rewrite(state["brief"], checklist, crit, current_prompt, tried, state.get("hints"),
+                                      image=image)
     except CriticError as exc:
         # A rewriter that cannot answer is not fatal: the action goes ahead with the current prompt.
         emit(runtime, state, "rewrite_prompt", job=job, error=str(exc)[:300], kept=current_prompt)
         rw = None
         update["spend"] = {"tokens": exc.usage.tokens, "usd": exc.usage.cost_usd}
-    if rw is None:
-        prompt, reason = current_prompt, "no untried rewrite; same prompt, new seed"
-    else:
-        prompt, reason = rw.prompt, rw.reason
+    if rw is not None:
         u = rw.usage
         update["spend"] = {"critic_calls": u.calls, "tokens": u.tokens, "usd": u.cost_usd}
+    if rw is None or rw.prompt is None:
+        prompt = current_prompt
+        reason = f"no untried rewrite ({rw.reason if rw else 'rewriter failed'}); same prompt, new seed"
+    else:
+        prompt, reason = rw.prompt, rw.reason
         if job != "region":
             update["tried_prompts"] = [prompt]
     emit(runtime, state, "rewrite_prompt", job=job, prompt=prompt, reason=reason,

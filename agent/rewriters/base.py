@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from PIL import Image
 from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, Defect, Requirement, Usage
 
 
 class Rewrite(BaseModel):
-    prompt: str
+    """A rewriter's answer. ``prompt`` is None when it has nothing untried to offer; the usage is
+    reported either way, so what the attempt cost is charged to the run."""
+
+    prompt: str | None
     negative_prompt: str | None = None
     reason: str = ""
     usage: Usage = Field(default_factory=Usage)
@@ -20,11 +24,12 @@ class Rewriter(ABC):
     name: str = "rewriter"
 
     @abstractmethod
-    def rewrite(self, brief: str, checklist: list[Requirement], critique: Critique, current_prompt: str,
-                tried: list[str], hints: list[str] | None = None) -> Rewrite | None:
-        """A prompt not in ``tried`` that should fix the critique's failures, or None if there is none."""
+    def rewrite(self, brief: str, checklist: list[Requirement], critique: Critique | None, current_prompt: str,
+                tried: list[str], hints: list[str] | None = None, image: Image.Image | None = None) -> Rewrite:
+        """A prompt not in ``tried`` that should fix the critique's failures (``prompt=None`` if none).
+        ``image`` is the current image, for rewriters that look."""
 
     @abstractmethod
-    def region_prompt(self, brief: str, checklist: list[Requirement], defect: Defect, critique: Critique,
-                      current_prompt: str) -> Rewrite:
+    def region_prompt(self, brief: str, checklist: list[Requirement], defect: Defect, critique: Critique | None,
+                      current_prompt: str, image: Image.Image | None = None) -> Rewrite:
         """The prompt for inpainting a defect's region: what belongs there, and only that."""

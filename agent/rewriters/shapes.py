@@ -53,7 +53,7 @@ class RulesRewriter(Rewriter):
     name = "rules"
 
     def rewrite(self, brief: str, checklist: list[Requirement], critique: Critique | None, current_prompt: str,
-                tried: list[str], hints: list[str] | None = None) -> Rewrite | None:
+                tried: list[str], hints: list[str] | None = None, image=None) -> Rewrite:
         tried_set = set(tried) | {current_prompt}
         for hint in reversed(hints or []):
             try:
@@ -79,23 +79,19 @@ class RulesRewriter(Rewriter):
             if text not in tried_set:
                 first = candidate.groups[0].phrase()
                 return Rewrite(prompt=text, reason=f"restated with '{first}' first")
-        return None
+        return Rewrite(prompt=None, reason="every equivalent order of the brief has been tried")
 
-    def _free_text(self, checklist, critique, current_prompt, tried_set) -> Rewrite | None:
-        if critique is None:
-            return None
+    def _free_text(self, checklist, critique, current_prompt, tried_set) -> Rewrite:
         texts = {r.id: r.text for r in checklist}
-        failed = [texts[f] for f in critique.failed_ids if f in texts]
-        if not failed:
-            return None
+        failed = [texts[f] for f in (critique.failed_ids if critique else []) if f in texts]
         rest = [c.strip() for c in current_prompt.split(",") if c.strip() and c.strip() not in failed]
         text = ", ".join(failed + rest)
-        if text in tried_set:
-            return None
+        if not failed or text in tried_set:
+            return Rewrite(prompt=None, reason="no failed requirement left to move forward")
         return Rewrite(prompt=text, reason=f"failed requirements first: {'; '.join(failed)}")
 
     def region_prompt(self, brief: str, checklist: list[Requirement], defect: Defect, critique: Critique | None,
-                      current_prompt: str) -> Rewrite:
+                      current_prompt: str, image=None) -> Rewrite:
         if defect.prompt:
             return Rewrite(prompt=defect.prompt, reason="what the critic says belongs there")
         try:

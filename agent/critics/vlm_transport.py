@@ -1,0 +1,178 @@
+"""One chat completion over the official openai client, with errors turned into the critic's own.
+
+The client already retries 408/409/429/5xx and connection errors with backoff, honouring
+Retry-After; this module only sets how often and how long (``max_retries``, ``timeout``) and says
+what it means when those retries are spent. Nothing here may let the API key out: messages built
+from server text are redacted, and openai's exceptions (which hold the request, headers included)
+are never chained onto ours.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from agent.contracts import Usage
+from agent.critics.base import CriticReplyError, CriticUnavailable
+from agent.critics.openai_config import OPENAI_URL, VLMSettings, redact_url
+from agent.critics.pricing import cost
+from tools.errors import InputError
+
+log = logging.getLogger("sculpt.vlm")
+
+_IMAGE_WORDS = re.compile(r"image|picture|pixel", re.I)
+_SIZE_WORDS = re.compile(r"too (large|big)|exceed|maximum|max(imum)?[ _](size|dimension|resolution|pixels)|"
+                         r"dimension|resolution|size", re.I)
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output|guided|grammar", re.I)
+_SECRETS = (re.compile(r"Bearer\s+\S+", re.I), re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"))
+
+
+class FormatRejected(CriticUnavailable):
+    """The server refused the response_format it was sent (the caller falls back to a simpler one)."""
+
+
+class ImageTooLarge(CriticUnavailable):
+    """The server refused an image as too large (the caller resends it smaller)."""
+
+
+@dataclass
+class Reply:
+    text: str
+    usage: Usage
+    finish_reason: str | None
+    priced: bool
+
+
+class ChatTransport:
+    """Sends chat completions for one model at one server."""
+
+    def __init__(self, model: str, settings: VLMSettings):
+        if not model or not model.strip():
+            raise InputError("name the model, e.g. openai:gpt-4o or openai:Qwen/Qwen2.5-VL-7B-Instruct")
+        self.model = model.strip()
+        self.settings = settings
+        self.url = settings.url
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        if not key:
+            if settings.base_url is None:
+                raise InputError("no API key for api.openai.com: set OPENAI_API_KEY (or api_key in the config "
+                                 "file), or point --critic-base-url at a local OpenAI-compatible server")
+            key = "not-needed"  # local servers ignore it, but the client insists on one
+        self._secret = key
+        self._client = openai.OpenAI(api_key=key, base_url=self.url, timeout=settings.timeout,
+                                     max_retries=settings.max_retries)
+        # OpenAI's newer models take max_completion_tokens only; other servers know max_tokens.
+        self._tokens_arg = "max_completion_tokens" if self.url == OPENAI_URL else "max_tokens"
+
+    def __repr__(self) -> str:
+        return f"ChatTransport(model={self.model!r}, base_url={redact_url(self.url)!r})"
+
+    @property
+    def who(self) -> str:
+        return f"openai:{self.model} at {redact_url(self.url)}"
+
+    def redact(self, text: Any) -> str:
+        """Text with every credential blanked, otherwise untouched."""
+        text = str(text)
+        if self._secret and self._secret != "not-needed":
+            text = text.replace(self._secret, "***")
+        for pattern in _SECRETS:
+            text = pattern.sub("***", text)
+        return text
+
+    def clean(self, text: Any, limit: int = 300) -> str:
+        """Server text made safe to show in a message: redacted, one line, short."""
+        text = " ".join(self.redact(text).split())
+        return text if len(text) <= limit else text[:limit] + "..."
+
+    def complete(self, messages: list[dict], response_format: dict | None = None) -> Reply:
+        """One reply. Raises CriticUnavailable (or its FormatRejected / ImageTooLarge) and CriticReplyError."""
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages,
+                                  self._tokens_arg: self.settings.max_tokens}
+        if self.settings.temperature is not None:
+            kwargs["temperature"] = self.settings.temperature
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        t0 = time.perf_counter()
+        error: Exception | None = None
+        try:
+            response = self._client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as exc:
+            error = self._status_error(exc, response_format is not None)
+        except openai.APITimeoutError:
+            error = CriticUnavailable(f"{self.who}: no reply within {self.settings.timeout:g} s, "
+                                      f"{self.settings.max_retries} retries included; raise timeout "
+                                      "(SCULPT_VLM_TIMEOUT) or check the server's load")
+        except openai.APIConnectionError as exc:
+            error = CriticUnavailable(f"{self.who}: cannot connect ({self.clean(exc)}) after "
+                                      f"{self.settings.max_retries} retries; is the server running and the "
+                                      "base URL right (--critic-base-url / OPENAI_BASE_URL)?")
+        except openai.OpenAIError as exc:
+            error = CriticReplyError(f"{self.who}: unreadable reply: {self.clean(exc)}")
+        seconds = time.perf_counter() - t0
+        if error is not None:
+            # Raised outside the except block so the openai exception is not kept as __context__.
+            assert isinstance(error, (CriticUnavailable, CriticReplyError))
+            error.usage = Usage(calls=1, seconds=seconds)
+            raise error
+        return self._read(response, seconds)
+
+    def _read(self, response: Any, seconds: float) -> Reply:
+        raw = getattr(response, "usage", None)
+        tokens_in = int(getattr(raw, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(raw, "completion_tokens", 0) or 0)
+        dollars, priced = cost(self.model, tokens_in, tokens_out, self.settings.price_table())
+        usage = Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=dollars, seconds=seconds)
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise CriticReplyError(f"{self.who}: the reply holds no choices (no answer at all); try again or "
+                                   "check the server's logs", usage=usage, last_reply="")
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        finish = getattr(choice, "finish_reason", None)
+        refusal = getattr(message, "refusal", None)
+        if refusal:
+            raise CriticReplyError(f"{self.who} refused to answer: {self.clean(refusal)}", usage=usage,
+                                   last_reply=self.redact(refusal))
+        if finish == "content_filter":
+            raise CriticReplyError(f"{self.who}: the reply was withheld by the server's content filter",
+                                   usage=usage, last_reply=self.redact(getattr(message, "content", "") or ""))
+        content = getattr(message, "content", None)
+        if not isinstance(content, str) or not content.strip():
+            raise CriticReplyError(f"{self.who}: empty reply (finish_reason={finish}); check that the model "
+                                   "accepts images and that max_tokens leaves room for an answer",
+                                   usage=usage, last_reply=content if isinstance(content, str) else "")
+        return Reply(text=content, usage=usage, finish_reason=finish, priced=priced)
+
+    def served_models(self) -> list[str]:
+        """The model ids the server lists at GET /models, or [] when it cannot say."""
+        try:
+            return sorted(m.id for m in self._client.with_options(max_retries=0).models.list())
+        except openai.OpenAIError:
+            return []
+
+    def _status_error(self, exc: openai.APIStatusError, sent_format: bool) -> CriticUnavailable:
+        status = exc.status_code
+        text = self.clean(exc.message)
+        if status == 413 or (status in (400, 422) and _IMAGE_WORDS.search(text) and _SIZE_WORDS.search(text)):
+            return ImageTooLarge(f"{self.who} refused the image as too large ({status}): {text}")
+        if status in (400, 422) and sent_format and _FORMAT_WORDS.search(text):
+            return FormatRejected(f"{self.who} refused the response_format ({status}): {text}")
+        retries = self.settings.max_retries
+        if status in (401, 403):
+            hint = "check OPENAI_API_KEY (or api_key in the config file)"
+        elif status == 404:
+            served = self.served_models()
+            hint = (f"the server offers: {', '.join(served[:20])}" if served else
+                    f"check the model name and the base URL ({redact_url(self.url)})")
+        elif status == 429:
+            hint = f"still rate-limited after {retries} retries; wait, or raise max_retries (SCULPT_VLM_MAX_RETRIES)"
+        elif status >= 500:
+            hint = f"server error after {retries} retries; check the server's logs"
+        else:
+            hint = "the server rejected the request"
+        return CriticUnavailable(f"{self.who}: HTTP {status}: {text} ({hint})")
