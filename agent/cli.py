@@ -126,6 +126,8 @@ def run(
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, mps"),
     dtype: Optional[str] = typer.Option(None, help="auto, float32, float16, bfloat16"),
     scheduler: Optional[str] = typer.Option(None, help="ddim, euler, euler_a, dpm++, dpm++_karras, unipc"),
+    follow_critic: bool = typer.Option(False, "--follow-critic",
+                                       help="take the critic's recommended action when the rules allow it"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no step-by-step progress"),
 ) -> None:
     """Refine an image for BRIEF autonomously and report the best one."""
@@ -139,7 +141,8 @@ def run(
     spec = RunSpec(brief=brief, model=s.model, critic=s.critic, critic_options=_critic_options(s.critic_base_url),
                    rewriter=s.rewriter, budget=_budget(s.budget, s.max_seconds, s.max_usd, s.max_tokens),
                    seed=seed, device=s.device, dtype=s.dtype, scheduler=s.scheduler,
-                   generation={"steps": s.steps, "guidance": s.guidance})
+                   generation={"steps": s.steps, "guidance": s.guidance},
+                   policy={"follow_critic": True} if follow_critic else {})
     res = start_run(spec, s.runs_dir, on_event=progress_printer(quiet))
     print_result(res)
     raise typer.Exit(exit_code(res.status))
@@ -167,8 +170,10 @@ def resume(
 
 
 from agent.chat_cli import register as _register_chat  # noqa: E402
+from evals.critic_eval.cli import register as _register_eval_critic  # noqa: E402
 
 _register_chat(app, guarded=guarded, progress=progress_printer, print_result=print_result, exit_code=exit_code)
+_register_eval_critic(app)
 
 
 def main() -> None:
