@@ -39,6 +39,9 @@ class PolicyConfig:
     pad: float = 0.02
     feather: float = 1.5
     max_critic_failures: int = 2
+    # Take the critic's own recommended action (validated by these rules) before the rules' choice.
+    # Off by default: the rules are the policy; a VLM's advice is an option, not the default.
+    follow_critic: bool = False
 
 
 @dataclass
@@ -88,7 +91,7 @@ def _strength(node: dict, kind: str, default: float, cfg: PolicyConfig) -> float
     return round(min(cfg.max_strength, max(cfg.min_strength, s)), 2)
 
 
-def _local_fix(state: RunState, node: dict, cfg: PolicyConfig) -> tuple[Action, str] | None:
+def _local_fix(state: RunState, node: dict, cfg: PolicyConfig, notes: list[str]) -> tuple[Action, str] | None:
     """An inpaint of the regions where the failures are, one object group at a time."""
     crit = node["critique"]
     kinds = {r["id"]: r.get("kind", "other") for r in state["checklist"]}
@@ -121,12 +124,15 @@ def _local_fix(state: RunState, node: dict, cfg: PolicyConfig) -> tuple[Action, 
         regions = [Region.model_validate(d["region"]) for d in ds]
         area = sum(r.area for r in regions)
         if area > cfg.max_region_area:
+            notes.append(f"no inpaint for {g}: its regions cover {area:.0%} of the image")
             continue
         adds = [d for d in ds if d["kind"] != "remove"]
         prompt = (adds or ds)[0].get("prompt")
         action = Action(kind="inpaint", prompt=prompt, regions=regions, strength=cfg.inpaint_strength,
                         reason="; ".join(d.get("description", "") for d in ds))
-        if is_banned(node, action, cfg):
+        banned = is_banned(node, action, cfg)
+        if banned:
+            notes.append(f"skipped inpaint for {g}: {banned}")
             continue
         what = ", ".join(sorted({r for d in ds for r in d["requirement_ids"]}))
         return action, f"local failure ({what}) confined to {len(regions)} region(s) covering {area:.0%}"
@@ -191,7 +197,7 @@ def decide(state: RunState, cfg: PolicyConfig) -> Decision:
                                                 f"(score {crit['score']:.2f})")
     notes: list[str] = []
     candidates: list[tuple[Action, str, str | None]] = []  # action, reason, rewrite job
-    rec = crit.get("recommended")
+    rec = crit.get("recommended") if cfg.follow_critic else None
     if rec:
         action, note = _validate_recommendation(node, rec, state, cfg)
         if note:
@@ -201,7 +207,7 @@ def decide(state: RunState, cfg: PolicyConfig) -> Decision:
                 "prompt" if action.kind in ("txt2img", "img2img") and not action.prompt else None)
             candidates.append((action, note, job))
 
-    local = _local_fix(state, node, cfg)
+    local = _local_fix(state, node, cfg, notes)
     if local:
         action, why = local
         candidates.append((action, why, None if action.prompt else "region"))

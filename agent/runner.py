@@ -133,14 +133,24 @@ def recursion_limit(state_or_budget: dict) -> int:
 class Runner:
     """Drives one run folder: start or resume, stream steps, keep tree.json current."""
 
-    def __init__(self, store: RunStore, ctx: RunContext):
+    def __init__(self, store: RunStore, ctx: RunContext, checkpointer: str = "sqlite"):
         self.store, self.ctx = store, ctx
-        self.conn = sqlite3.connect(store.checkpoint_path, check_same_thread=False)
-        self.graph = compile_graph(SqliteSaver(self.conn))
+        self.conn = None
+        if checkpointer == "sqlite":
+            self.conn = sqlite3.connect(store.checkpoint_path, check_same_thread=False)
+            saver = SqliteSaver(self.conn)
+        elif checkpointer == "memory":  # tests and throwaway runs: nothing survives the process
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            saver = InMemorySaver()
+        else:
+            raise InputError(f"checkpointer must be sqlite or memory, not {checkpointer!r}")
+        self.graph = compile_graph(saver)
         self.config = {"configurable": {"thread_id": "run"}}
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
 
     def __enter__(self) -> "Runner":
         return self
@@ -219,7 +229,8 @@ def write_tree(store: RunStore, state: dict) -> None:
 
 
 def prepare_run(spec: RunSpec, out_dir: Path, *, engine=None, critic: Critic | None = None,
-                on_event: Callable[[dict], None] | None = None, run_id: str | None = None) -> tuple[Runner, RunState]:
+                on_event: Callable[[dict], None] | None = None, run_id: str | None = None,
+                checkpointer: str = "sqlite") -> tuple[Runner, RunState]:
     """Validate and plan at the edge (a bad brief or model fails before any folder exists), make the
     run folder, and return an open runner with the initial state."""
     spec.validate()
@@ -241,7 +252,7 @@ def prepare_run(spec: RunSpec, out_dir: Path, *, engine=None, critic: Critic | N
         "spend": {"critic_calls": plan.usage.calls, "tokens": plan.usage.tokens, "usd": plan.usage.cost_usd},
         "counters": {}, "status": "running",
     }
-    return Runner(store, ctx), initial
+    return Runner(store, ctx, checkpointer), initial
 
 
 def start_run(spec: RunSpec, out_dir: Path, **kwargs) -> RunResult:

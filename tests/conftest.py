@@ -27,3 +27,30 @@ def tiny_engine(tiny_model_dir):
     from tools.engine import Engine
 
     return Engine.load(tiny_model_dir, steps=4, guidance=3.0)
+
+
+@pytest.fixture(scope="session")
+def shapes_model_dir():
+    """The shipped shapes model (SCULPT_TEST_SHAPES_MODEL may point elsewhere, e.g. a fresh training run)."""
+    from pathlib import Path
+
+    from agent.runner import shapes_model_path
+
+    path = Path(os.environ.get("SCULPT_TEST_SHAPES_MODEL") or shapes_model_path())
+    if not (path / "model_index.json").is_file():
+        pytest.fail(f"the shapes model is missing at {path}; it ships in tools/shapes/weights")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shapes_engine(shapes_model_dir):
+    """The shapes model with few denoising steps: the tests check the loop, not image quality."""
+    from tools.engine import Engine
+
+    return Engine.load(shapes_model_dir, steps=6)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def checkpointer(request):
+    """Graph tests run against both LangGraph checkpointers."""
+    return request.param

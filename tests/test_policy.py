@@ -1,0 +1,172 @@
+"""The decision rules, on hand-built states: which action each kind of critique leads to, and why."""
+from __future__ import annotations
+
+import pytest
+
+from agent.contracts import Action
+from agent.policy import ROOT, PolicyConfig, class_key, decide, stop_check
+from tools.shapes.parse import parse_brief
+
+BRIEF = parse_brief("a red circle to the left of a blue square, yellow background")
+CHECKLIST = [r.model_dump(mode="json") for r in BRIEF.requirements()]
+IDS = [r["id"] for r in CHECKLIST]  # g0.object, g1.object, g0.left_of.g1, background
+
+
+def crit(failed=(), defects=(), score=None, recommended=None, regions=None):
+    passed = [i for i in IDS if i not in failed]
+    return {"score": score if score is not None else len(passed) / len(IDS), "passed": passed,
+            "failed": list(failed), "defects": list(defects), "regions": regions or {},
+            "recommended": recommended, "file": None}
+
+
+def state(node_crit, **extra):
+    nodes = {ROOT: {"id": ROOT, "parent": None}, "n1": {"id": "n1", "parent": ROOT, "image": "images/x.png",
+                                                       "critique": node_crit, **extra.pop("node", {})}}
+    return {"brief": BRIEF.text(), "prompt": BRIEF.text(), "checklist": CHECKLIST, "nodes": nodes,
+            "current": "n1", "best": "n1", "budget": {"generations": 8}, "spend": {"generations": 1},
+            "since_best": 0, **extra}
+
+
+BOX = {"x0": 0.1, "y0": 0.1, "x1": 0.4, "y1": 0.4}
+CFG = PolicyConfig()
+
+
+def test_first_step_is_txt2img_from_the_prompt():
+    s = state(None)
+    s["current"] = ROOT
+    d = decide(s, CFG)
+    assert d.route == "generate" and d.action.kind == "txt2img" and d.action.prompt == BRIEF.text()
+
+
+def test_all_pass_is_accepted():
+    d = decide(state(crit()), CFG)
+    assert d.route == "accept" and "all 4 requirements pass" in d.reason
+
+
+def test_local_failure_inpaints_the_defect_region_with_its_prompt():
+    defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "turn x into y",
+              "prompt": "a red circle at top left, yellow background"}
+    d = decide(state(crit(failed=["g0.object", "g0.left_of.g1"], defects=[defect])), CFG)
+    assert d.route == "generate" and d.action.kind == "inpaint"
+    assert d.action.regions[0].as_tuple() == (0.1, 0.1, 0.4, 0.4)
+    assert d.action.prompt == "a red circle at top left, yellow background"
+    assert "local failure" in d.reason and "g0.object" in d.reason
+
+
+def test_local_fix_without_prompt_asks_the_rewriter_for_a_region_prompt():
+    defect = {"kind": "add", "region": BOX, "requirement_ids": ["g1.object"], "description": "add"}
+    d = decide(state(crit(failed=["g1.object"], defects=[defect])), CFG)
+    assert d.route == "rewrite" and d.job == "region" and d.action.kind == "inpaint"
+
+
+def test_removal_and_addition_of_one_object_are_one_inpaint():
+    remove = {"kind": "remove", "region": BOX, "requirement_ids": ["g0.left_of.g1"], "description": "remove",
+              "prompt": "yellow background"}
+    add = {"kind": "add", "region": {"x0": 0.0, "y0": 0.3, "x1": 0.3, "y1": 0.6},
+           "requirement_ids": ["g0.left_of.g1"], "description": "add", "prompt": "a red circle at left"}
+    d = decide(state(crit(failed=["g0.left_of.g1"], defects=[remove, add])), CFG)
+    assert d.action.kind == "inpaint" and len(d.action.regions) == 2
+    assert d.action.prompt == "a red circle at left"  # what to draw, not what to clear
+
+
+def test_near_miss_without_region_makes_variations_at_low_strength():
+    d = decide(state(crit(failed=["g0.left_of.g1"])), CFG)  # score 0.75, nothing to point at
+    assert d.route == "generate" and d.action.kind == "variations"
+    assert d.action.n == CFG.variations_n and d.action.strength == CFG.variation_strength
+
+
+def test_global_failure_rewrites_and_rebuilds_at_high_strength():
+    d = decide(state(crit(failed=["background", "g0.left_of.g1"])), CFG)
+    assert d.route == "rewrite" and d.job == "prompt"
+    assert d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
+
+
+def test_background_failure_is_global_even_with_regions():
+    defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "x"}
+    d = decide(state(crit(failed=["background", "g0.object"], defects=[defect])), CFG)
+    assert d.action.kind == "img2img"
+
+
+def test_nothing_holding_restarts_with_a_new_prompt():
+    d = decide(state(crit(failed=IDS)), CFG)
+    assert d.route == "rewrite" and d.action.kind == "txt2img"
+    assert "nothing holds" in d.reason
+
+
+def test_tabu_action_is_skipped_for_the_next_alternative():
+    defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "x",
+              "prompt": "p"}
+    c = crit(failed=["g0.object"], defects=[defect])
+    first = decide(state(c), CFG)
+    assert first.action.kind == "inpaint"
+    s = state(c, node={"tabu": [class_key(first.action)]})
+    second = decide(s, CFG)
+    assert second.action.kind == "variations"  # score 0.75 without a usable region: a near miss
+    assert any("tabu" in n for n in second.notes)
+
+
+def test_retries_are_counted_per_action_kind_and_shape():
+    defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "x", "prompt": "p"}
+    c = crit(failed=["g0.object"], defects=[defect])
+    key = class_key(decide(state(c), CFG).action)
+    assert decide(state(c, node={"tries": {key: CFG.retries - 1}}), CFG).action.kind == "inpaint"
+    assert decide(state(c, node={"tries": {key: CFG.retries}}), CFG).action.kind != "inpaint"
+
+
+def test_adapted_strength_is_used_and_clamped():
+    s = state(crit(failed=["g0.left_of.g1"]), node={"strengths": {"variations": 0.5}})
+    assert decide(s, CFG).action.strength == 0.5
+    s = state(crit(failed=["g0.left_of.g1"]), node={"strengths": {"variations": 5.0}})
+    assert decide(s, CFG).action.strength == CFG.max_strength
+
+
+def test_variations_shrink_to_the_remaining_budget():
+    s = state(crit(failed=["g0.left_of.g1"]), spend={"generations": 6})
+    d = decide(s, CFG)
+    assert d.action.kind == "variations" and d.action.n == 2
+    s = state(crit(failed=["g0.left_of.g1"]), spend={"generations": 7})
+    assert decide(s, CFG).action.kind == "img2img"  # one image left: a single low-strength edit
+
+
+@pytest.mark.parametrize("budget,spend,status", [
+    ({"generations": 8}, {"generations": 8}, "budget"),
+    ({"generations": 8, "usd": 0.05}, {"generations": 2, "usd": 0.051}, "budget"),
+    ({"generations": 8, "seconds": 10}, {"generations": 2, "seconds": 11}, "budget"),
+])
+def test_budget_stops(budget, spend, status):
+    s = state(crit(failed=["g0.object"]), budget=budget, spend=spend)
+    assert stop_check(s, CFG)[0] == status
+    assert decide(s, CFG).route == "stop"
+
+
+def test_plateau_stops():
+    s = state(crit(failed=["g0.object"]), since_best=CFG.plateau_k)
+    assert decide(s, CFG).status == "plateau"
+
+
+def test_critic_recommendation_is_ignored_unless_configured():
+    rec = {"kind": "img2img", "strength": 0.55, "prompt": "a red circle left of a blue square", "reason": "soft"}
+    d = decide(state(crit(failed=["g0.left_of.g1"], recommended=rec)), CFG)
+    assert d.action.kind == "variations" and d.action.source == "rules"
+
+
+def test_critic_recommendation_is_validated_and_may_be_overridden():
+    CFG = PolicyConfig(follow_critic=True)
+    rec = {"kind": "img2img", "strength": 0.55, "prompt": "a red circle left of a blue square", "reason": "soft"}
+    d = decide(state(crit(failed=["g0.left_of.g1"], recommended=rec)), CFG)
+    assert d.action.kind == "img2img" and d.action.strength == 0.55 and d.action.source == "critic"
+    huge = {"kind": "inpaint", "region": {"x0": 0, "y0": 0, "x1": 1, "y1": 0.9}, "reason": "redo all"}
+    d = decide(state(crit(failed=["g0.left_of.g1"], recommended=huge)), CFG)
+    assert d.action.kind == "variations" and any("overridden" in n for n in d.notes)
+    lazy = {"kind": "accept", "reason": "looks fine"}
+    d = decide(state(crit(failed=["g0.object"], recommended=lazy)), CFG)
+    assert d.route != "accept" and any("overridden" in n for n in d.notes)
+
+
+def test_action_validation_rejects_bad_parameters():
+    with pytest.raises(ValueError):
+        Action(kind="img2img", strength=1.5)
+    with pytest.raises(ValueError):
+        Action(kind="inpaint")
+    with pytest.raises(ValueError):
+        Action(kind="variations", n=0, strength=0.3)
