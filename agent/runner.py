@@ -187,7 +187,9 @@ class Runner:
         limit = recursion_limit(new_budget)
         if snap.interrupts:
             return self.result() if answer is None else self.stream(Command(resume=answer), limit)
-        if snap.next:  # killed mid-run: continue from the last checkpoint
+        # Killed mid-run: the last checkpoint has work left, either nodes to run (next) or a finished
+        # node whose writes, routing included, were saved but not yet applied (tasks).
+        if snap.next or snap.tasks:
             if budget is not None:
                 self.graph.update_state(self.config, {"budget": new_budget})
             return self.stream(None, limit)
