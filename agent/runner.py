@@ -251,7 +251,8 @@ def prepare_run(spec: RunSpec, out_dir: Path, *, engine=None, critic: Critic | N
         "run_id": run_id, "brief": spec.brief, "mode": spec.mode, "seed": spec.seed, "next_seed": spec.seed,
         "budget": spec.budget, "checklist": [r.model_dump(mode="json") for r in plan.checklist],
         "prompt": plan.prompt, "negative_prompt": plan.negative_prompt, "hints": [], "step": 0,
-        "spend": {"critic_calls": plan.usage.calls, "tokens": plan.usage.tokens, "usd": plan.usage.cost_usd},
+        "spend": {"critic_calls": plan.usage.calls, "tokens": plan.usage.tokens, "usd": plan.usage.cost_usd,
+                  "critic_seconds": round(plan.usage.seconds, 4)},
         "counters": {}, "status": "running",
     }
     return Runner(store, ctx, checkpointer), initial

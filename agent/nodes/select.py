@@ -34,7 +34,8 @@ def _rank_new(state: RunState, runtime: Runtime[RunContext], ids: list[str]) -> 
     critiques = [load_critique(runtime, nodes[i]) for i in ids]
     ranking = ctx.critic.rank(images, state["brief"], checklist, critiques=critiques)
     u = ranking.usage
-    return [ids[k] for k in ranking.order], {"critic_calls": u.calls, "tokens": u.tokens, "usd": u.cost_usd}
+    return [ids[k] for k in ranking.order], {"critic_calls": u.calls, "tokens": u.tokens, "usd": u.cost_usd,
+                                             "critic_seconds": round(u.seconds, 4)}
 
 
 def _best_node(nodes: dict[str, dict], best: str | None, candidate: str) -> str:
@@ -80,6 +81,7 @@ def select(state: RunState, runtime: Runtime[RunContext]):
         spend["critic_calls"] = spend.get("critic_calls", 0) + report.usage.calls
         spend["tokens"] = spend.get("tokens", 0) + report.usage.tokens
         spend["usd"] = spend.get("usd", 0) + report.usage.cost_usd
+        spend["critic_seconds"] = round(spend.get("critic_seconds", 0) + report.usage.seconds, 4)
     outside = child.get("outside_change", 0.0) > OUTSIDE_TOLERANCE
     gained = passed_ids(child) - passed_ids(origin)
     better = node_score(child) > node_score(origin)
