@@ -29,6 +29,7 @@ _VERTICAL = {"top": "top", "upper": "top", "bottom": "bottom", "lower": "bottom"
 _HORIZONTAL = {"left": "left", "right": "right"}
 _MIDDLE = {"center", "centre", "middle"}
 _TRAILERS = {"corner", "side", "edge", "part"}
+_CANVAS = ("image", "picture", "canvas", "frame", "scene")
 _TOKEN = re.compile(r"[A-Za-z]+|\d+|,|\.")
 
 
@@ -215,7 +216,9 @@ class _Parser:
         if vertical is None and horizontal is None and not middle:
             self.pos = save
             return None
-        if self.peek() == "of":
+        of_the_image = self.peek() == "of" and (self.peek(1) in _CANVAS or (
+            self.peek(1) == "the" and self.peek(2) in _CANVAS))
+        if self.peek() == "of" and not of_the_image:
             # "at bottom right of X" reads as "at bottom" + "right of X"; "on the left of X" is
             # a relation alone.
             if vertical and horizontal:
@@ -226,7 +229,7 @@ class _Parser:
         self.take(*_TRAILERS)
         if self.take("of"):
             self.take("the")
-            if not self.take("image", "picture", "canvas", "frame", "scene"):
+            if not self.take(*_CANVAS):
                 self.fail("expected 'image' after 'of the'")
         if vertical and horizontal:
             return f"{vertical} {horizontal}"
