@@ -126,6 +126,10 @@ def run(
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, mps"),
     dtype: Optional[str] = typer.Option(None, help="auto, float32, float16, bfloat16"),
     scheduler: Optional[str] = typer.Option(None, help="ddim, euler, euler_a, dpm++, dpm++_karras, unipc"),
+    cpu_offload: bool = typer.Option(False, "--cpu-offload", help="keep models in CPU memory between "
+                                               "uses (GPU memory of one component at a time)"),
+    model_configs: Optional[str] = typer.Option(None, "--model-configs", help="for a single-file checkpoint "
+                                                "offline: a diffusers folder of the same family"),
     follow_critic: bool = typer.Option(False, "--follow-critic",
                                        help="take the critic's recommended action when the rules allow it"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no step-by-step progress"),
@@ -137,11 +141,11 @@ def run(
     s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, rewriter=rewriter,
                       budget=budget, max_seconds=max_seconds, max_usd=max_usd, max_tokens=max_tokens,
                       runs_dir=out_dir, steps=steps, guidance=guidance, device=device, dtype=dtype,
-                      scheduler=scheduler)
+                      scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
     spec = RunSpec(brief=brief, model=s.model, critic=s.critic, critic_options=_critic_options(s.critic_base_url),
                    rewriter=s.rewriter, budget=_budget(s.budget, s.max_seconds, s.max_usd, s.max_tokens),
-                   seed=seed, device=s.device, dtype=s.dtype, scheduler=s.scheduler,
-                   generation={"steps": s.steps, "guidance": s.guidance},
+                   seed=seed, device=s.device, dtype=s.dtype, scheduler=s.scheduler, cpu_offload=s.cpu_offload,
+                   model_configs=s.model_configs, generation={"steps": s.steps, "guidance": s.guidance},
                    policy={"follow_critic": True} if follow_critic else {})
     res = start_run(spec, s.runs_dir, on_event=progress_printer(quiet))
     print_result(res)

@@ -59,6 +59,8 @@ class RunSpec:
     device: str = "auto"
     dtype: str = "auto"
     scheduler: str | None = None
+    cpu_offload: bool = False
+    model_configs: str | None = None  # a diffusers folder whose configs a single-file checkpoint uses
     generation: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
 
@@ -104,7 +106,8 @@ def rewriter_spec(spec: str, critic: str) -> str:
 def load_engine(spec: RunSpec):
     from tools.engine import Engine
 
-    return Engine.load(resolve_model(spec.model), device=spec.device, dtype=spec.dtype, scheduler=spec.scheduler)
+    return Engine.load(resolve_model(spec.model), device=spec.device, dtype=spec.dtype, scheduler=spec.scheduler,
+                       cpu_offload=spec.cpu_offload, config=spec.model_configs)
 
 
 def _rewriter_options(spec: RunSpec) -> dict[str, Any]:

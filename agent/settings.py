@@ -38,6 +38,8 @@ class SculptSettings(BaseSettings):
     steps: int | None = None
     guidance: float | None = None
     scheduler: str | None = None
+    cpu_offload: bool = False
+    model_configs: str | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
