@@ -183,13 +183,9 @@ _register_bench(app)
 
 
 def main() -> None:
-    # sculpt prints its own progress; library loading bars would bury it.
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
+    from tools.engine.quiet import quiet_libraries
 
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
+    quiet_libraries()
     app()
 
 
