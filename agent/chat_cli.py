@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.prompt import Prompt
 from rich.table import Table
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def parse_answer(line: str) -> dict[str, Any]:

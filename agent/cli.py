@@ -19,8 +19,8 @@ from tools.errors import InputError, ModelLoadError, SculptError, UnsupportedTas
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   pretty_exceptions_show_locals=False,
                   help="sculpt: refine an image against a brief with a critic, a state machine and diffusers tools.")
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_STOPPED, EXIT_CRITIC = 0, 1, 2, 3, 4
 

@@ -1,0 +1,113 @@
+"""The command line: exit codes, one-line errors for bad input, resume, chat over stdin."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+
+BRIEF = "a red circle to the left of a blue square, yellow background"
+
+
+@pytest.fixture
+def cli(shapes_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for var in ("SCULPT_CONFIG", "SCULPT_MODEL", "SCULPT_CRITIC", "SCULPT_BUDGET"):
+        monkeypatch.delenv(var, raising=False)
+
+    def invoke(*args: str, input: str | None = None):
+        base = ["--model", str(shapes_model_dir), "--steps", "4", "--out", str(tmp_path / "runs")]
+        extra = base if args and args[0] == "run" else []
+        return CliRunner().invoke(app, [*args, *extra], input=input)
+
+    return invoke
+
+
+def script(tmp_path, steps: list[dict], name: str = "script.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps({"critiques": steps}))
+    return f"scripted:{path}"
+
+
+def only_run(tmp_path):
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_accepted_run_exits_0_and_prints_where_things_are(cli, tmp_path):
+    r = cli("run", BRIEF, "--critic", script(tmp_path, [{"pass": "all"}]), "-q")
+    assert r.exit_code == 0, r.output
+    run_dir = only_run(tmp_path)
+    assert f"run folder: {run_dir}" in r.output and "report: " in r.output and "best image: " in r.output
+    assert "accepted" in r.output and "a red circle" in r.output  # the checklist table
+
+
+def test_budget_stop_exits_3_with_the_best_image(cli, tmp_path):
+    r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.left_of.g1"]}]), "--budget", "2", "-q")
+    assert r.exit_code == 3, r.output
+    assert "budget spent: 2 of 2" in r.output and "best image: " in r.output
+
+
+def test_unreachable_critic_exits_4_and_resume_continues(cli, tmp_path):
+    down = script(tmp_path, [{"fail": ["g0.left_of.g1"]}, {"error": "unavailable"}], "down.json")
+    r = cli("run", BRIEF, "--critic", down, "-q")
+    assert r.exit_code == 4, r.output
+    assert "critic unreachable" in r.output and "Traceback" not in r.output
+    run_dir = only_run(tmp_path)
+    # The server is back (here: the critic spec in run.json now names a script that answers).
+    info = json.loads((run_dir / "run.json").read_text())
+    info["critic"] = script(tmp_path, [{"pass": "all"}], "up.json")
+    (run_dir / "run.json").write_text(json.dumps(info))
+    r = cli("resume", str(run_dir), "-q")
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", ""], "the brief is empty"),
+    (["run", "   "], "the brief is empty"),
+    (["run", BRIEF, "--critic", "nope:thing"], "unknown critic spec 'nope:thing'"),
+    (["run", BRIEF, "--critic", "scripted:/no/such/script.json"], "does not exist"),
+    (["run", BRIEF, "--budget", "0"], "budget generations must be greater than 0"),
+    (["run", BRIEF, "--budget", "-3"], "must be greater than 0"),
+    (["run", "a purple elephant"], "could not read \"elephant\""),
+    (["run", BRIEF, "--rewriter", "poet"], "unknown rewriter spec"),
+    (["run", BRIEF, "--scheduler", "warp"], "unknown scheduler"),
+])
+def test_bad_input_exits_2_with_one_line(cli, tmp_path, args, message):
+    r = cli(*args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())  # nothing half-made
+
+
+def test_missing_model_exits_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["run", BRIEF, "--model", str(tmp_path / "no-model"), "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "neither an existing folder" in r.output
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.mkdir(), "not a sculpt run folder"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text("{not json")), "unreadable"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text("{}")), "no checkpoint.sqlite"),
+])
+def test_unreadable_run_folder_exits_2(tmp_path, setup, message):
+    folder = tmp_path / "run"
+    setup(folder)
+    r = CliRunner().invoke(app, ["resume", str(folder)])
+    assert r.exit_code == 2 and message in r.output
+
+
+def test_chat_over_stdin_records_the_pick(cli, tmp_path, shapes_model_dir):
+    steps = [{"fail": ["g0.left_of.g1"]}, {"fail": ["g1.object"]}, {"fail": ["g0.left_of.g1"]},
+             {"fail": ["background"]}, {"pass": "all"}]
+    answers = "\n".join(["", "pick n2", "a"]) + "\n"  # continue, pick the critic's second, accept
+    r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--model", str(shapes_model_dir),
+                                 "--out", str(tmp_path / "runs"), "-q"], input=answers)
+    assert r.exit_code == 0, r.output
+    picks = [json.loads(line) for line in (only_run(tmp_path) / "picks.jsonl").read_text().splitlines()]
+    assert len(picks) == 1 and picks[0]["node_ids"]["chosen"] == "n2"
