@@ -74,27 +74,26 @@ def register(app: typer.Typer, *, guarded, progress, print_result, exit_code) ->
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Refine an image together: after each critique you accept, give feedback, pick or mark a region."""
-        from agent.runner import RunSpec, open_run, prepare_run, recursion_limit
-        from agent.settings import load_settings
+        from agent.runner import open_run, prepare_run, recursion_limit
+        from agent.settings import load_settings, run_spec
 
         if resume is not None:
             runner = open_run(resume, on_event=progress(quiet))
-            res = runner.result()
+            res = runner.resume()  # killed mid-step: finish the step; waiting: ask again
         else:
             s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
                               runs_dir=out_dir)
-            brief = brief or Prompt.ask("brief")
-            spec = RunSpec(brief=brief, model=s.model, critic=s.critic, mode="chat",
-                           critic_options={"base_url": s.critic_base_url} if s.critic_base_url else {},
-                           rewriter=s.rewriter, budget={"generations": s.budget}, seed=seed, device=s.device,
-                           dtype=s.dtype, generation={"steps": s.steps, "guidance": s.guidance})
+            spec = run_spec(s, brief or Prompt.ask("brief"), seed=seed, mode="chat")
             runner, initial = prepare_run(spec, s.runs_dir, on_event=progress(quiet))
             res = runner.stream(initial, recursion_limit(spec.budget))
         with runner:
             while res.interrupt is not None:
                 show_question(res.interrupt, res.run_dir)
-                line = Prompt.ask("[a]ccept · [enter] continue · p NODE · r x0 y0 x1 y1 [what] · s · or feedback",
-                                  default="", show_default=False)
+                try:
+                    line = Prompt.ask("[a]ccept · [enter] continue · p NODE · r x0 y0 x1 y1 [what] · s · or feedback",
+                                      default="", show_default=False)
+                except EOFError:  # input ended (a pipe, Ctrl-D): stop here, keeping the best image
+                    line = "stop"
                 res = runner.answer(parse_answer(line))
         print_result(res)
         raise typer.Exit(exit_code(res.status))

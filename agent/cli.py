@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from langgraph.errors import GraphRecursionError
+
 from agent.critics.base import CriticError
 from tools.errors import InputError, ModelLoadError, SculptError, UnsupportedTaskError
 
@@ -48,6 +50,9 @@ def guarded(fn):
             return fn(*args, **kwargs)
         except CriticError as exc:
             raise fail(f"the critic failed: {exc}", EXIT_CRITIC) from None
+        except GraphRecursionError as exc:
+            raise fail(f"the run took more graph steps than its limit ({exc}); its folder is kept and "
+                       "`sculpt resume` continues it", EXIT_INTERNAL) from None
         except (InputError, ModelLoadError, UnsupportedTaskError) as exc:
             raise fail(str(exc), EXIT_INPUT) from None
         except SculptError as exc:
@@ -99,10 +104,6 @@ def print_result(res) -> None:
     out.print(f"best image: {res.best_image if res.best_image else '—'}")
 
 
-def _budget(budget: int, max_seconds, max_usd, max_tokens) -> dict:
-    return {"generations": budget, "seconds": max_seconds, "usd": max_usd, "tokens": max_tokens}
-
-
 def _critic_options(base_url: Optional[str]) -> dict:
     return {"base_url": base_url} if base_url else {}
 
@@ -135,18 +136,14 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no step-by-step progress"),
 ) -> None:
     """Refine an image for BRIEF autonomously and report the best one."""
-    from agent.runner import RunSpec, start_run
-    from agent.settings import load_settings
+    from agent.runner import start_run
+    from agent.settings import load_settings, run_spec
 
     s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, rewriter=rewriter,
                       budget=budget, max_seconds=max_seconds, max_usd=max_usd, max_tokens=max_tokens,
                       runs_dir=out_dir, steps=steps, guidance=guidance, device=device, dtype=dtype,
                       scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
-    spec = RunSpec(brief=brief, model=s.model, critic=s.critic, critic_options=_critic_options(s.critic_base_url),
-                   rewriter=s.rewriter, budget=_budget(s.budget, s.max_seconds, s.max_usd, s.max_tokens),
-                   seed=seed, device=s.device, dtype=s.dtype, scheduler=s.scheduler, cpu_offload=s.cpu_offload,
-                   model_configs=s.model_configs, generation={"steps": s.steps, "guidance": s.guidance},
-                   policy={"follow_critic": True} if follow_critic else {})
+    spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic)
     res = start_run(spec, s.runs_dir, on_event=progress_printer(quiet))
     print_result(res)
     raise typer.Exit(exit_code(res.status))

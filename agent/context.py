@@ -30,6 +30,9 @@ class RunContext:
     rewriter: Rewriter
     store: RunStore
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    # The run's limits (generations, seconds, usd, tokens). Configuration, not state: a resumed
+    # run may be given more, and the checkpoint need not change for it.
+    budget: dict[str, float | None] = field(default_factory=lambda: {"generations": 8})
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     clock: Callable[[], float] = time.monotonic
     # Called with each event as it is written, for progress display; must not raise.

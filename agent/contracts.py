@@ -40,6 +40,11 @@ class Usage(BaseModel):
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def as_spend(self) -> dict[str, float]:
+        """This usage as increments of a run's spend (see agent/state.py)."""
+        return {"critic_calls": self.calls, "tokens": self.tokens, "usd": round(self.cost_usd, 6),
+                "critic_seconds": round(self.seconds, 4)}
+
 
 class Verdict(BaseModel):
     """The critic's answer for one requirement on one image."""

@@ -22,7 +22,9 @@ GLOBAL_KINDS = {"background", "style"}
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    accept_score: float = 1.0  # all requirements pass and the score reaches this
+    # All requirements pass and the score reaches this. An exact critic scores an all-pass image 1.0;
+    # a model critic may mark one down for visible flaws, and below this the agent polishes.
+    accept_score: float = 0.8
     near_miss: float = 0.75  # score from which a failure with no region is a near miss
     variations_n: int = 3
     variation_strength: float = 0.35
@@ -61,20 +63,21 @@ def class_key(action: Action) -> str:
 
 
 def is_banned(node: dict, action: Action, cfg: PolicyConfig) -> str | None:
-    """Why an action may not be taken at a node (tabu after drift, or tried too often), or None."""
+    """Why an action may not be taken at a node (tabu after drift, or tried too often), or None.
+
+    Exact repeats need no check: every action draws fresh seeds from a counter that only grows.
+    """
     key = class_key(action)
     if key in node.get("tabu", []):
-        return "tabu here after it drifted"
-    if action.key() in node.get("done", []):
-        return "already taken here with the same parameters and seed"
+        return "tabu here"
     if action.kind != "txt2img" and node.get("tries", {}).get(key, 0) >= cfg.retries:
         return f"tried {cfg.retries} times here without progress"
     return None
 
 
-def stop_check(state: RunState, cfg: PolicyConfig) -> tuple[str, str] | None:
+def stop_check(state: RunState, cfg: PolicyConfig, budget: dict) -> tuple[str, str] | None:
     """(status, reason) when the run must stop before another action, else None."""
-    budget, spend = state.get("budget", {}), state.get("spend", {})
+    spend = state.get("spend", {})
     limits = (("generations", "generator calls"), ("seconds", "seconds of wall time"),
               ("usd", "dollars of critic cost"), ("tokens", "critic tokens"))
     for key, what in limits:
@@ -103,8 +106,7 @@ def _local_fix(state: RunState, node: dict, cfg: PolicyConfig, notes: list[str])
     defects = [d for d in crit.get("defects", []) if d.get("region") and d["kind"] != "global"]
     if not defects:
         # A critic that gives verdict regions but no defects: repaint those regions.
-        regions = [r for r in crit.get("regions", {}).values()]
-        if not regions:
+        if not crit.get("regions"):
             return None
         defects = [{"kind": "replace", "region": r, "requirement_ids": [k], "prompt": None}
                    for k, r in crit["regions"].items()]
@@ -163,7 +165,7 @@ def _validate_recommendation(node: dict, rec: dict, state: RunState, cfg: Policy
                             strength=cfg.inpaint_strength, source="critic", reason=rec.get("reason", ""))
         elif kind == "variations":
             s = rec.get("strength") or _strength(node, "variations", cfg.variation_strength, cfg)
-            action = Action(kind="variations", n=cfg.variations_n, strength=s, prompt=state["prompt"],
+            action = Action(kind="variations", n=cfg.variations_n, strength=s, prompt=None,
                             source="critic", reason=rec.get("reason", ""))
         elif kind == "img2img":
             s = rec.get("strength") or _strength(node, "img2img", cfg.rebuild_strength, cfg)
@@ -179,16 +181,19 @@ def _validate_recommendation(node: dict, rec: dict, state: RunState, cfg: Policy
     return action, f"critic recommended {kind}: {rec.get('reason', '')}".strip()
 
 
-def decide(state: RunState, cfg: PolicyConfig) -> Decision:
+def decide(state: RunState, cfg: PolicyConfig, budget: dict) -> Decision:
     nodes = state["nodes"]
-    stop = stop_check(state, cfg)
+    stop = stop_check(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop[0], reason=stop[1])
     cur_id = state.get("current") or ROOT
     node = nodes[cur_id]
-    remaining = _remaining(state)
+    remaining = _remaining(state, budget)
     if cur_id == ROOT or node.get("critique") is None:
         action = Action(kind="txt2img", prompt=state["prompt"], negative_prompt=state.get("negative_prompt"))
+        banned = is_banned(nodes[ROOT], action, cfg)
+        if banned:
+            return Decision(route="stop", status="stopped", reason=f"cannot make a first image: txt2img is {banned}")
         return Decision(route="generate", action=action, reason="first image from the prompt"
                         if cur_id == ROOT else "the current image has no critique; start afresh")
     crit = node["critique"]
@@ -213,19 +218,23 @@ def decide(state: RunState, cfg: PolicyConfig) -> Decision:
         candidates.append((action, why, None if action.prompt else "region"))
     score = crit["score"]
     kinds = {r["id"]: r.get("kind", "other") for r in state["checklist"]}
-    global_fail = any(kinds.get(f) in ("background",) for f in crit["failed"])
-    if score >= cfg.near_miss and not global_fail:
+    global_fail = any(kinds.get(f) in GLOBAL_KINDS for f in crit["failed"])
+    polish = not crit["failed"]  # every requirement holds, the critic still marks it down
+    if polish or (score >= cfg.near_miss and not global_fail):
         s = _strength(node, "variations", cfg.variation_strength, cfg)
-        candidates.append((Action(kind="variations", n=cfg.variations_n, strength=s, prompt=state["prompt"],
+        why = (f"every requirement passes but the critic rates it {score:.2f}: polish with" if polish else
+               f"near miss (score {score:.2f}) with no region to blame:")
+        # prompt=None: the node's own prompt, which may be a rewrite or carry the person's feedback.
+        candidates.append((Action(kind="variations", n=cfg.variations_n, strength=s, prompt=None,
                                   negative_prompt=state.get("negative_prompt")),
-                           f"near miss (score {score:.2f}) with no region to blame: {cfg.variations_n} "
-                           f"variations at strength {s}", None))
+                           f"{why} {cfg.variations_n} variations at strength {s}", None))
     if crit["passed"]:
         s = _strength(node, "img2img", cfg.rebuild_strength, cfg)
         candidates.append((Action(kind="img2img", strength=s, prompt=None,
                                   negative_prompt=state.get("negative_prompt")),
-                           f"global failure ({', '.join(crit['failed'])}): rewrite the prompt and rebuild "
-                           f"at strength {s}, keeping what holds", "prompt"))
+                           (f"global failure ({', '.join(crit['failed'])})" if crit["failed"] else
+                            "polishing by variations is exhausted") +
+                           f": rewrite the prompt and rebuild at strength {s}, keeping what holds", "prompt"))
     candidates.append((Action(kind="txt2img", prompt=None, negative_prompt=state.get("negative_prompt")),
                        f"{'nothing holds' if not crit['passed'] else 'other fixes exhausted'}: rewrite the "
                        "prompt and start a new image", "prompt"))
@@ -246,8 +255,8 @@ def decide(state: RunState, cfg: PolicyConfig) -> Decision:
                     notes=notes)
 
 
-def _remaining(state: RunState) -> float:
-    cap = state.get("budget", {}).get("generations")
+def _remaining(state: RunState, budget: dict) -> float:
+    cap = budget.get("generations")
     return float("inf") if cap is None else cap - state.get("spend", {}).get("generations", 0)
 
 

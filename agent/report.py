@@ -3,7 +3,6 @@ checklist with pass/fail per node. Static HTML with relative links, so the run f
 moved, zipped or served as is."""
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ def _tree(nodes: dict[str, dict], best_path: set[str], store: RunStore, node_id:
     }
 
 
-def render_report(store: RunStore, state: RunState) -> str:
+def render_report(store: RunStore, state: RunState, budget: dict | None = None) -> str:
     nodes = state.get("nodes", {})
     best = state.get("best")
     best_path = set(path_to(nodes, best)) if best else set()
@@ -69,14 +68,13 @@ def render_report(store: RunStore, state: RunState) -> str:
     events = store.events()
     info = store.info()
     return _ENV.get_template("report.html.j2").render(
-        state=state, info=info, best=best, best_node=nodes.get(best) if best else None,
+        state=state, info=info, budget=budget or info.get("budget") or {}, best=best, best_node=nodes.get(best) if best else None,
         best_score=node_score(nodes[best]) if best else None, tree=_tree(nodes, best_path, store, "root")
         if "root" in nodes else None, imaged=imaged, matrix=matrix, nodes=nodes,
         decisions=[e for e in events if e.get("node") in ("decide", "select", "backtrack", "ask_human", "finish")],
-        json=json, escape=html.escape,
     )
 
 
-def write_report(store: RunStore, state: RunState) -> Path:
-    atomic_write(store.report_path, render_report(store, state))
+def write_report(store: RunStore, state: RunState, budget: dict | None = None) -> Path:
+    atomic_write(store.report_path, render_report(store, state, budget))
     return store.report_path

@@ -118,8 +118,8 @@ def build_context(spec: RunSpec, store: RunStore, engine, critic: Critic, rewrit
                   on_event: Callable[[dict], None] | None = None) -> RunContext:
     rewriter = rewriter or make_rewriter(rewriter_spec(spec.rewriter, spec.critic), **_rewriter_options(spec))
     return RunContext(engine=engine, critic=critic, rewriter=rewriter, store=store,
-                      policy=PolicyConfig(**spec.policy), generation=GenerationSettings(**spec.generation),
-                      on_event=on_event)
+                      policy=PolicyConfig(**spec.policy), budget=dict(spec.budget),
+                      generation=GenerationSettings(**spec.generation), on_event=on_event)
 
 
 def _run_id(spec: RunSpec) -> str:
@@ -127,10 +127,9 @@ def _run_id(spec: RunSpec) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{digest}"
 
 
-def recursion_limit(state_or_budget: dict) -> int:
+def recursion_limit(budget: dict) -> int:
     """Each generator call takes at most ~6 graph steps; chat adds the person's turns."""
-    gens = (state_or_budget.get("budget") or state_or_budget).get("generations") or 50
-    return int(12 * gens + 50)
+    return int(12 * (budget.get("generations") or 50) + 50)
 
 
 class Runner:
@@ -166,7 +165,7 @@ class Runner:
         for values in self.graph.stream(graph_input, cfg, context=self.ctx, stream_mode="values",
                                         durability="sync"):
             if isinstance(values, dict) and "nodes" in values:
-                write_tree(self.store, values)
+                write_tree(self.store, values, self.ctx.budget)
         return self.result()
 
     def state(self):
@@ -174,41 +173,42 @@ class Runner:
 
     def answer(self, answer: Any) -> RunResult:
         """Resume a chat run that is waiting for the person."""
-        values = self.state().values or {}
-        return self.stream(Command(resume=answer), recursion_limit(values))
+        return self.stream(Command(resume=answer), recursion_limit(self.ctx.budget))
 
     def resume(self, budget: int | None = None, answer: Any = None) -> RunResult:
         snap = self.state()
         values = snap.values or {}
         if not values:
             raise InputError(f"{self.store.root} has no completed step to resume from; start it again with sculpt run")
-        new_budget = dict(values.get("budget") or {})
         if budget is not None:
             if budget <= 0:
                 raise InputError(f"budget must be greater than 0, got {budget}")
-            new_budget["generations"] = budget
-        limit = recursion_limit(new_budget)
+            # The budget is configuration (run.json and the context), so raising it needs no
+            # change to the checkpoint and works wherever the run stopped.
+            self.ctx.budget["generations"] = budget
+            info = self.store.info()
+            self.store.write_json(self.store.root / "run.json",
+                                  {**info, "budget": {**info.get("budget", {}), "generations": budget}})
+        limit = recursion_limit(self.ctx.budget)
         if snap.interrupts:
             return self.result() if answer is None else self.stream(Command(resume=answer), limit)
         # Killed mid-run: the last checkpoint has work left, either nodes to run (next) or a finished
         # node whose writes, routing included, were saved but not yet applied (tasks).
         if snap.next or snap.tasks:
-            if budget is not None:
-                self.graph.update_state(self.config, {"budget": new_budget})
             return self.stream(None, limit)
         status = values.get("status")
         if status in STOPPED_BY_CRITIC and values.get("new_nodes"):
             return self.stream(Command(goto="critique", update={
-                "status": "running", "critic_failures": 0, "stop_reason": None, "budget": new_budget}), limit)
+                "status": "running", "critic_failures": 0, "stop_reason": None}), limit)
         if status in ("budget", "plateau", "stopped") and budget is not None:
             return self.stream(Command(goto="decide", update={
-                "status": "running", "stop_reason": None, "budget": new_budget, "since_best": 0}), limit)
+                "status": "running", "stop_reason": None, "since_best": 0}), limit)
         return self.result()
 
     def result(self) -> RunResult:
         snap = self.state()
         values: dict = snap.values or {}
-        write_tree(self.store, values)
+        write_tree(self.store, values, self.ctx.budget)
         nodes = values.get("nodes", {})
         best = values.get("best")
         verdicts = []
@@ -227,10 +227,10 @@ class Runner:
             interrupt=interrupt)
 
 
-def write_tree(store: RunStore, state: dict) -> None:
+def write_tree(store: RunStore, state: dict, budget: dict) -> None:
     keys = ("run_id", "brief", "prompt", "checklist", "current", "best", "status", "stop_reason", "spend",
-            "budget", "counters", "nodes", "seed")
-    store.write_json(store.tree_path, {k: state.get(k) for k in keys})
+            "counters", "nodes", "seed")
+    store.write_json(store.tree_path, {**{k: state.get(k) for k in keys}, "budget": budget})
 
 
 def prepare_run(spec: RunSpec, out_dir: Path, *, engine=None, critic: Critic | None = None,
@@ -245,6 +245,9 @@ def prepare_run(spec: RunSpec, out_dir: Path, *, engine=None, critic: Critic | N
         raise InputError(f"the critic found nothing checkable in the brief {spec.brief!r}; say what should be seen")
     rewriter = make_rewriter(rewriter_spec(spec.rewriter, spec.critic), **_rewriter_options(spec))
     engine = engine or load_engine(spec)
+    if getattr(engine, "is_inpainting_checkpoint", False):
+        raise InputError(f"{spec.model} is an inpainting checkpoint: sculpt needs a text-to-image checkpoint of "
+                         "the same family (it derives inpainting from it)")
     run_id = run_id or _run_id(spec)
     identity = getattr(getattr(engine, "identity", None), "to_dict", lambda: {"source": spec.model})()
     store = RunStore.create(out_dir, run_id, {**asdict(spec), "critic_name": critic.name,
@@ -252,10 +255,9 @@ def prepare_run(spec: RunSpec, out_dir: Path, *, engine=None, critic: Critic | N
     ctx = build_context(spec, store, engine, critic, rewriter, on_event=on_event)
     initial: RunState = {
         "run_id": run_id, "brief": spec.brief, "mode": spec.mode, "seed": spec.seed, "next_seed": spec.seed,
-        "budget": spec.budget, "checklist": [r.model_dump(mode="json") for r in plan.checklist],
+        "checklist": [r.model_dump(mode="json") for r in plan.checklist],
         "prompt": plan.prompt, "negative_prompt": plan.negative_prompt, "hints": [], "step": 0,
-        "spend": {"critic_calls": plan.usage.calls, "tokens": plan.usage.tokens, "usd": plan.usage.cost_usd,
-                  "critic_seconds": round(plan.usage.seconds, 4)},
+        "spend": plan.usage.as_spend(),
         "counters": {}, "status": "running",
     }
     return Runner(store, ctx, checkpointer), initial

@@ -51,6 +51,20 @@ class SculptSettings(BaseSettings):
         return tuple(sources)
 
 
+def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto", follow_critic: bool = False):
+    """The RunSpec these settings describe: one place, so `run` and `chat` honour the same settings."""
+    from agent.runner import RunSpec
+
+    return RunSpec(
+        brief=brief, model=s.model, critic=s.critic,
+        critic_options={"base_url": s.critic_base_url} if s.critic_base_url else {}, rewriter=s.rewriter,
+        budget={"generations": s.budget, "seconds": s.max_seconds, "usd": s.max_usd, "tokens": s.max_tokens},
+        seed=seed, mode=mode, device=s.device, dtype=s.dtype, scheduler=s.scheduler, cpu_offload=s.cpu_offload,
+        model_configs=s.model_configs, generation={"steps": s.steps, "guidance": s.guidance},
+        policy={"follow_critic": True} if follow_critic else {},
+    )
+
+
 def load_settings(**overrides) -> SculptSettings:
     """Settings with command-line overrides (None means 'not given')."""
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -17,8 +17,8 @@ def merge_nodes(old: dict[str, dict] | None, new: dict[str, dict] | None) -> dic
     return out
 
 
-def add_spend(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
-    """Spend updates are increments, so nodes report what *they* used and nothing is counted twice."""
+def add_numbers(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
+    """Updates are increments, so nodes report what *they* used and nothing is counted twice."""
     out = dict(old or {})
     for k, v in (new or {}).items():
         out[k] = round(out.get(k, 0) + v, 6)
@@ -39,15 +39,14 @@ class RunState(TypedDict, total=False):
     pending: dict | None  # the decided action, not yet carried out
     new_nodes: list[str]  # made by the last generate step, awaiting critique and selection
     tried_prompts: Annotated[list[str], operator.add]
-    spend: Annotated[dict[str, float], add_spend]
-    budget: dict[str, float | None]
+    spend: Annotated[dict[str, float], add_numbers]
     seed: int
     next_seed: int
     step: int
     since_best: int  # steps since the best node last improved (plateau)
     below_best: int  # consecutive steps the current node stayed below the best (stagnation drift)
     critic_failures: int  # consecutive critiques that failed
-    counters: Annotated[dict[str, float], add_spend]  # drift, backtracks, critic failures, ...
+    counters: Annotated[dict[str, float], add_numbers]  # drifts, backtracks, critic failures, ...
     status: str  # running | accepted | budget | plateau | critic_failed | critic_unavailable | stopped
     stop_reason: str
     decision: dict  # the last decision and its reason (for the report and chat)
@@ -59,6 +58,7 @@ class RunState(TypedDict, total=False):
 #   critique: {score, passed: [...], failed: [...], defects: [...], recommended, file} | None,
 #   critique_error: str | None, outcome: "progress" | "no-progress" | "drift" | None,
 #   tabu: [action class keys banned here], tries: {action class key: n}, strengths: {kind: s},
+#   (no action repeats with the same seed anywhere: seeds come from next_seed, which only grows)
 #   lost: [requirement ids lost against the parent], sibling_rank: int (variations)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ from tools.engine.images import image_hash, open_image
 from tools.errors import InputError
 
 RUN_FILE = "run.json"
+IMAGE_CACHE = 8
+
+
+def _untimed(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k != "wall_time"}
 
 
 def now_iso() -> str:
@@ -42,6 +48,9 @@ class RunStore:
         self.picks_path = self.root / "picks.jsonl"
         self.checkpoint_path = self.root / "checkpoint.sqlite"
         self._event_ids: set[str] | None = None
+        # critique, select and drift checks read the same few images in a row; files never change
+        # once written (they are named by content), so a small cache is always right.
+        self._images: OrderedDict[str, Image.Image] = OrderedDict()
 
     # -- creating and opening ------------------------------------------------------------------------
     @classmethod
@@ -89,12 +98,18 @@ class RunStore:
             os.replace(tmp, png)
         sidecar = self.images / f"{name}.json"
         records = json.loads(sidecar.read_text())["records"] if sidecar.exists() else []
-        if metadata not in records:
+        # A step re-run after a resume makes the same image with a different wall time: same record.
+        if not any(_untimed(r) == _untimed(metadata) for r in records):
             atomic_write(sidecar, json.dumps({"sha256": digest, "records": records + [metadata]}, indent=1))
         return f"images/{name}.png", digest
 
     def load_image(self, rel: str) -> Image.Image:
-        return open_image(self.root / rel)
+        if rel not in self._images:
+            self._images[rel] = open_image(self.root / rel)
+            if len(self._images) > IMAGE_CACHE:
+                self._images.popitem(last=False)
+        self._images.move_to_end(rel)
+        return self._images[rel]
 
     # -- events --------------------------------------------------------------------------------------
     def repair_events(self) -> None:
@@ -142,6 +157,12 @@ class RunStore:
     def write_json(self, path: Path, obj: Any) -> None:
         atomic_write(path, json.dumps(obj, indent=1, default=str))
 
-    def append_pick(self, record: dict[str, Any]) -> None:
+    def append_pick(self, record: dict[str, Any]) -> bool:
+        """Append a preference record unless one with the same pick_id is there (a re-run step)."""
+        if self.picks_path.exists():
+            seen = {json.loads(line).get("pick_id") for line in self.picks_path.read_text().splitlines() if line}
+            if record.get("pick_id") in seen:
+                return False
         with self.picks_path.open("a") as f:
             f.write(json.dumps({"time": now_iso(), **record}) + "\n")
+        return True

@@ -96,7 +96,9 @@ def test_budget_stop_never_exceeds_the_budget(tmp_path, shapes_engine, checkpoin
     script = {"critiques": [{"fail": ["g0.left_of.g1"]}]}  # always a near miss
     res = run(tmp_path, shapes_engine, script, checkpointer, budget=5)
     assert res.status == "budget" and res.state["spend"]["generations"] == 5
-    assert len([n for n in res.state["nodes"].values() if n.get("image")]) == 5
+    made = [n for n in res.state["nodes"].values() if n.get("image")]
+    assert len(made) == 5
+    assert len({n["seed"] for n in made}) == 5  # no action is ever repeated with the same seed
     assert res.best is not None and res.best_image.is_file()
 
 

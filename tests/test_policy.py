@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from agent.contracts import Action
-from agent.policy import ROOT, PolicyConfig, class_key, decide, stop_check
+from agent.policy import ROOT, PolicyConfig, class_key, stop_check
+from agent.policy import decide as decide_with_budget
 from tools.shapes.parse import parse_brief
 
 BRIEF = parse_brief("a red circle to the left of a blue square, yellow background")
@@ -29,6 +30,10 @@ def state(node_crit, **extra):
 
 BOX = {"x0": 0.1, "y0": 0.1, "x1": 0.4, "y1": 0.4}
 CFG = PolicyConfig()
+
+
+def decide(s, cfg):
+    return decide_with_budget(s, cfg, s.get("budget", {"generations": 8}))
 
 
 def test_first_step_is_txt2img_from_the_prompt():
@@ -135,7 +140,7 @@ def test_variations_shrink_to_the_remaining_budget():
 ])
 def test_budget_stops(budget, spend, status):
     s = state(crit(failed=["g0.object"]), budget=budget, spend=spend)
-    assert stop_check(s, CFG)[0] == status
+    assert stop_check(s, CFG, budget)[0] == status
     assert decide(s, CFG).route == "stop"
 
 
@@ -170,3 +175,17 @@ def test_action_validation_rejects_bad_parameters():
         Action(kind="inpaint")
     with pytest.raises(ValueError):
         Action(kind="variations", n=0, strength=0.3)
+
+
+def test_all_pass_but_marked_down_is_polished_not_rebuilt():
+    d = decide(state(crit(score=0.6)), CFG)  # a model critic: every requirement holds, flaws remain
+    assert d.route == "generate" and d.action.kind == "variations" and "polish" in d.reason
+    assert d.action.prompt is None  # the node's own prompt, not the run's base prompt
+
+
+def test_first_image_stops_cleanly_when_txt2img_is_banned():
+    s = state(None)
+    s["current"] = ROOT
+    s["nodes"][ROOT]["tabu"] = [class_key(Action(kind="txt2img"))]
+    d = decide(s, CFG)
+    assert d.route == "stop" and "cannot make a first image" in d.reason

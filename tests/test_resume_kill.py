@@ -85,3 +85,30 @@ def test_killed_run_resumes_to_the_same_result(kill_after_events, reference, sha
     assert r.returncode in (0, 3), err[-2000:]
     check_consistent(run_dir)
     assert summary(run_dir) == reference
+
+
+def test_killed_run_resumes_with_a_larger_budget(shapes_model_dir, tmp_path):
+    script = tmp_path / "near-miss.json"
+    script.write_text(json.dumps({"critiques": [{"fail": ["g0.left_of.g1"]}]}))  # never accepts
+    out = tmp_path / "runs"
+    args = ["run", BRIEF, "--model", str(shapes_model_dir), "--budget", "3", "--steps", "4", "--out", str(out),
+            "--critic", f"scripted:{script}", "--follow-critic", "-q"]
+    p = sculpt(*args)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and p.poll() is None:
+        runs = list(out.iterdir()) if out.exists() else []
+        if runs and (runs[0] / "events.jsonl").exists() and \
+                (runs[0] / "events.jsonl").read_text().count('"node": "generate"') >= 1:
+            break
+        time.sleep(0.01)
+    assert p.poll() is None
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    run_dir = only_run(out)
+    r = sculpt("resume", str(run_dir), "--budget", "5", "-q")
+    _, err = r.communicate(timeout=600)
+    assert r.returncode == 3, err[-2000:]
+    check_consistent(run_dir)
+    tree = json.loads((run_dir / "tree.json").read_text())
+    assert tree["spend"]["generations"] == 5 and tree["budget"]["generations"] == 5
+    assert json.loads((run_dir / "run.json").read_text())["budget"]["generations"] == 5

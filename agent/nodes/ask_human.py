@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from agent.contracts import Action, Region, Requirement
 from agent.context import RunContext
 from agent.nodes.common import emit, load_critique
+from agent.policy import stop_check
 from agent.state import RunState, node_score
 
 ANSWERS = ("accept", "continue", "feedback", "pick", "region", "stop")
@@ -56,7 +57,7 @@ def ask_human(state: RunState, runtime: Runtime[RunContext]):
         return Command(goto="decide")
     from agent.report import write_report  # the person may want to look at the tree first
 
-    write_report(ctx.store, state)
+    write_report(ctx.store, state, ctx.budget)
     error = (state.get("decision") or {}).get("human_error")
     answer = interrupt(_payload(state, runtime, error))
     step = state.get("step", 0) + 1
@@ -78,6 +79,9 @@ def ask_human(state: RunState, runtime: Runtime[RunContext]):
         return Command(goto="decide", update={"step": step, "decision": {}})
     if kind == "pick":
         return _pick(state, runtime, answer, step, retry)
+    stop = stop_check(state, ctx.policy, ctx.budget)
+    if stop:  # feedback and regions make images: not past the budget
+        return retry(f"{stop[1]}; accept, stop, or resume later with a larger --budget")
     if kind == "feedback":
         text = str(answer.get("text", "")).strip()
         if not text:
@@ -114,7 +118,8 @@ def _pick(state: RunState, runtime: Runtime[RunContext], answer: dict, step: int
         return retry(f"pick one of the last variations: {', '.join(sibs) if len(sibs) > 1 else 'none to pick from'}")
     critic_pick = next((i for i in sibs if nodes[i].get("sibling_rank") == 0), None)
     runtime.context.store.append_pick({
-        "run_id": state.get("run_id"), "brief": state["brief"], "chosen": nodes[chosen]["image"],
+        "pick_id": f"{state.get('run_id')}:{state.get('step', 0)}", "run_id": state.get("run_id"),
+        "brief": state["brief"], "chosen": nodes[chosen]["image"],
         "rejected": [nodes[i]["image"] for i in sibs if i != chosen], "critic": runtime.context.critic.name,
         "critic_preference": nodes[critic_pick]["image"] if critic_pick else None,
         "node_ids": {"chosen": chosen, "rejected": [i for i in sibs if i != chosen]},

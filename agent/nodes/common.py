@@ -11,10 +11,13 @@ from agent.context import RunContext
 from agent.state import RunState
 
 
-def emit(runtime: Runtime[RunContext], state: RunState, node: str, **fields: Any) -> None:
-    """Write one event. Its id is (step, node): a node re-run after a resume writes nothing twice."""
+def emit(runtime: Runtime[RunContext], state: RunState, node: str, key: str | None = None, **fields: Any) -> None:
+    """Write one event. Its id is (step, node, key): a node re-run after a resume writes nothing
+    twice, and a node that reports several things in one step (one critique per variation, an
+    error then what it did instead) gives each its own key."""
     ctx = runtime.context
-    event = {"event_id": f"{state.get('step', 0)}:{node}", "step": state.get("step", 0), "node": node, **fields}
+    event_id = f"{state.get('step', 0)}:{node}" + (f":{key}" if key else "")
+    event = {"event_id": event_id, "step": state.get("step", 0), "node": node, **fields}
     if ctx.store.append_event(event) and ctx.on_event:
         try:
             ctx.on_event(event)

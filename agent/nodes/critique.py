@@ -10,11 +10,11 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from agent.contracts import Critique, Requirement, Usage
+from agent.contracts import Critique, Requirement
 from agent.context import RunContext
 from agent.critics.base import CriticError, CriticUnavailable
 from agent.nodes.common import checklist_digest, emit
-from agent.state import RunState
+from agent.state import RunState, add_numbers
 
 
 def compact(crit: Critique, file: str) -> dict:
@@ -30,11 +30,6 @@ def compact(crit: Critique, file: str) -> dict:
         "prompt_version": crit.prompt_version,
         "file": file,
     }
-
-
-def usage_spend(u: Usage) -> dict[str, float]:
-    return {"critic_calls": u.calls, "tokens": u.tokens, "usd": round(u.cost_usd, 6),
-            "critic_seconds": round(u.seconds, 4)}
 
 
 def critique(state: RunState, runtime: Runtime[RunContext]):
@@ -54,16 +49,17 @@ def critique(state: RunState, runtime: Runtime[RunContext]):
             try:
                 crit = ctx.critic.critique(ctx.store.load_image(node["image"]), state["brief"], checklist)
             except CriticUnavailable as exc:
-                spend = _add(spend, usage_spend(exc.usage))
-                emit(runtime, state, "critique", node_id=node_id, error=str(exc), fatal=True)
+                spend = add_numbers(spend, exc.usage.as_spend())
+                emit(runtime, state, "critique", key=f"{node_id}:unavailable", node_id=node_id, error=str(exc),
+                     fatal=True)
                 return Command(goto="finish", update={
                     "status": "critic_unavailable", "stop_reason": f"critic unreachable: {exc}",
                     "spend": spend, "counters": {"critic_failures": 1}})
             except CriticError as exc:
                 failures += 1
-                spend = _add(spend, usage_spend(exc.usage))
+                spend = add_numbers(spend, exc.usage.as_spend())
                 updates[node_id] = {"critique": None, "critique_error": str(exc)[:300]}
-                emit(runtime, state, "critique", node_id=node_id, error=str(exc)[:300],
+                emit(runtime, state, "critique", key=f"{node_id}:error", node_id=node_id, error=str(exc)[:300],
                      usage=exc.usage.model_dump(), last_reply=(exc.last_reply or "")[:300])
                 if failures >= ctx.policy.max_critic_failures:
                     return Command(goto="finish", update={
@@ -72,16 +68,13 @@ def critique(state: RunState, runtime: Runtime[RunContext]):
                         "spend": spend, "counters": {"critic_failures": 1}, "step": state.get("step", 0) + 1})
                 continue
             ctx.store.write_json(path, crit.model_dump(mode="json"))
-            spend = _add(spend, usage_spend(crit.usage))
+            spend = add_numbers(spend, crit.usage.as_spend())
         failures = 0
-        updates[node_id] = {"critique": compact(crit, rel)}
-        emit(runtime, state, "critique", node_id=node_id, score=crit.score, passed=crit.passed_ids,
+        updates[node_id] = {"critique": compact(crit, rel), "critique_error": None}
+        emit(runtime, state, "critique", key=node_id, node_id=node_id, score=crit.score, passed=crit.passed_ids,
              failed=crit.failed_ids, critic=crit.critic, prompt_version=crit.prompt_version,
              usage=crit.usage.model_dump(), reasons={v.id: v.evidence for v in crit.verdicts if not v.passed})
     return Command(goto="select", update={
         "nodes": updates, "spend": spend, "critic_failures": failures, "step": state.get("step", 0) + 1,
         "counters": {"critic_failures": sum(1 for u in updates.values() if u.get("critique_error"))}})
 
-
-def _add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in set(a) | set(b)}

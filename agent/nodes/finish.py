@@ -16,7 +16,7 @@ def finish(state: RunState, runtime: Runtime[RunContext]) -> dict:
     best = state.get("best")
     update = {"status": status, "step": state.get("step", 0) + 1}
     final = {**state, **update}
-    write_report(runtime.context.store, final)
+    write_report(runtime.context.store, final, runtime.context.budget)
     emit(runtime, state, "finish", status=status, reason=state.get("stop_reason"), best=best,
          best_score=node_score(state["nodes"][best]) if best else None, spend=state.get("spend"),
          counters=state.get("counters"))

@@ -61,12 +61,13 @@ def generate(state: RunState, runtime: Runtime[RunContext]):
     try:
         record = run_action(ctx, action, prompt, source)
     except UnsupportedTaskError as exc:
-        # The checkpoint cannot do this kind of edit: ban it here and let decide pick another.
-        key = class_key(action)
-        emit(runtime, state, "generate", action=action.to_state(), error=str(exc))
+        # The checkpoint cannot do this kind of edit: ban it where decide looks for it (txt2img at
+        # the root, edits at their origin) and let decide pick another.
+        where = ROOT if action.kind == "txt2img" else origin
+        emit(runtime, state, "generate", key="unsupported", action=action.to_state(), error=str(exc))
         return Command(goto="decide", update={
             "pending": None, "step": step + 1,
-            "nodes": {origin: {"tabu": nodes[origin].get("tabu", []) + [key]}}})
+            "nodes": {where: {"tabu": nodes[where].get("tabu", []) + [class_key(action)]}}})
     children: dict[str, dict] = {}
     new_ids: list[str] = []
     first = sum(1 for n in nodes if n != ROOT) + 1
@@ -90,8 +91,6 @@ def generate(state: RunState, runtime: Runtime[RunContext]):
             child["outside_change"] = round(changed_outside(source, image, record.extras["soft_mask"]), 5)
         children[node_id] = child
         new_ids.append(node_id)
-    origin_node = nodes[origin]
-    children[origin] = {"done": origin_node.get("done", []) + [action.key()]}
     emit(runtime, state, "generate", action=action.kind, params={**params, "prompt": prompt},
          seeds=record.seeds, nodes=new_ids, images=[children[n]["image"] for n in new_ids],
          parent=parent_id, origin=origin, engine_seconds=round(record.wall_time, 4),

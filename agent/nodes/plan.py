@@ -20,8 +20,7 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> dict:
         p = ctx.critic.plan(state["brief"])
         checklist = [r.model_dump(mode="json") for r in p.checklist]
         prompt, negative = p.prompt, p.negative_prompt
-        spend = {"critic_calls": p.usage.calls, "tokens": p.usage.tokens, "usd": p.usage.cost_usd,
-                 "critic_seconds": p.usage.seconds}
+        spend = p.usage.as_spend()
         source = ctx.critic.name
     emit(runtime, state, "plan", checklist=[f"{r['id']}: {r['text']}" for r in checklist], prompt=prompt,
          source=source)

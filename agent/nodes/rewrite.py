@@ -19,7 +19,8 @@ def rewrite_prompt(state: RunState, runtime: Runtime[RunContext]):
     current_prompt = node_prompt(state, state["current"])
     checklist = [Requirement.model_validate(r) for r in state["checklist"]]
     crit = load_critique(runtime, node)
-    image = ctx.store.load_image(node["image"]) if node.get("image") else None
+    # Only rewriters that look at the image get it; decoding it for one that does not is waste.
+    image = ctx.store.load_image(node["image"]) if node.get("image") and ctx.rewriter.wants_image else None
     update: dict = {"step": state.get("step", 0) + 1}
     try:
         if job == "region":
@@ -35,12 +36,11 @@ def rewrite_prompt(state: RunState, runtime: Runtime[RunContext]):
                                       image=image)
     except CriticError as exc:
         # A rewriter that cannot answer is not fatal: the action goes ahead with the current prompt.
-        emit(runtime, state, "rewrite_prompt", job=job, error=str(exc)[:300], kept=current_prompt)
+        emit(runtime, state, "rewrite_prompt", key="error", job=job, error=str(exc)[:300], kept=current_prompt)
         rw = None
-        update["spend"] = {"tokens": exc.usage.tokens, "usd": exc.usage.cost_usd}
+        update["spend"] = exc.usage.as_spend()
     if rw is not None:
-        u = rw.usage
-        update["spend"] = {"critic_calls": u.calls, "tokens": u.tokens, "usd": u.cost_usd}
+        update["spend"] = rw.usage.as_spend()
     if rw is None or rw.prompt is None:
         prompt = current_prompt
         reason = f"no untried rewrite ({rw.reason if rw else 'rewriter failed'}); same prompt, new seed"

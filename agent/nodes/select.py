@@ -15,27 +15,31 @@ from langgraph.types import Command
 
 from agent.contracts import Action, Requirement
 from agent.context import RunContext
+from agent.critics.base import CriticError
 from agent.nodes.common import emit, load_critique
 from agent.policy import ROOT, class_key
-from agent.state import RunState, node_score, passed_ids
+from agent.state import RunState, add_numbers, node_score, passed_ids
 
 OUTSIDE_TOLERANCE = 0.001  # share of outside-mask pixels an inpaint may change before it counts as drift
 SMALL_CHANGE = 0.02  # mean pixel change below which an edit "changed too little"
 
 
-def _rank_new(state: RunState, runtime: Runtime[RunContext], ids: list[str]) -> tuple[list[str], dict]:
-    """New nodes best first (variations are ranked by the critic), and what the ranking cost."""
+def _rank_new(state: RunState, runtime: Runtime[RunContext], ids: list[str]) -> tuple[list[str], dict, str | None]:
+    """New nodes best first (variations are ranked by the critic), what the ranking cost, and the
+    critic's error if it could not rank (then the critique scores decide)."""
     if len(ids) == 1:
-        return ids, {}
+        return ids, {}, None
     ctx = runtime.context
     nodes = state["nodes"]
     checklist = [Requirement.model_validate(r) for r in state["checklist"]]
     images = [ctx.store.load_image(nodes[i]["image"]) for i in ids]
     critiques = [load_critique(runtime, nodes[i]) for i in ids]
-    ranking = ctx.critic.rank(images, state["brief"], checklist, critiques=critiques)
-    u = ranking.usage
-    return [ids[k] for k in ranking.order], {"critic_calls": u.calls, "tokens": u.tokens, "usd": u.cost_usd,
-                                             "critic_seconds": round(u.seconds, 4)}
+    try:
+        ranking = ctx.critic.rank(images, state["brief"], checklist, critiques=critiques)
+    except CriticError as exc:
+        by_score = sorted(ids, key=lambda i: (-node_score(nodes[i]), int(i[1:])))
+        return by_score, exc.usage.as_spend(), f"the critic could not rank ({exc}); ranked by score"
+    return [ids[k] for k in ranking.order], ranking.usage.as_spend(), None
 
 
 def _best_node(nodes: dict[str, dict], best: str | None, candidate: str) -> str:
@@ -60,7 +64,7 @@ def select(state: RunState, runtime: Runtime[RunContext]):
         emit(runtime, state, "select", outcome="failed", origin=origin_id)
         return Command(goto=goto, update={"nodes": {origin_id: {"tries": tries}}, "new_nodes": [], "step": step,
                                           "since_best": state.get("since_best", 0) + 1})
-    ranked, spend = _rank_new(state, runtime, ids)
+    ranked, spend, rank_error = _rank_new(state, runtime, ids)
     for r, nid in enumerate(ranked):
         if len(ranked) > 1:
             updates[nid] = {"sibling_rank": r}
@@ -72,16 +76,20 @@ def select(state: RunState, runtime: Runtime[RunContext]):
     # What was lost against the origin. Restarts (txt2img) do not branch from the origin's image,
     # so losing its requirements is not drift; they only have to beat it.
     lost: list[str] = []
-    if origin_id != ROOT and action.kind != "txt2img":
+    restart = action.kind == "txt2img"
+    if origin_id != ROOT and not restart:
         held = sorted(passed_ids(origin))
-        checklist = [Requirement.model_validate(r) for r in state["checklist"]]
-        report = ctx.critic.drift(ctx.store.load_image(origin["image"]), ctx.store.load_image(child["image"]),
-                                  state["brief"], checklist, held, after_critique=load_critique(runtime, child))
-        lost = report.lost
-        spend["critic_calls"] = spend.get("critic_calls", 0) + report.usage.calls
-        spend["tokens"] = spend.get("tokens", 0) + report.usage.tokens
-        spend["usd"] = spend.get("usd", 0) + report.usage.cost_usd
-        spend["critic_seconds"] = round(spend.get("critic_seconds", 0) + report.usage.seconds, 4)
+        try:
+            report = ctx.critic.drift(ctx.store.load_image(origin["image"]), ctx.store.load_image(child["image"]),
+                                      state["brief"], [Requirement.model_validate(r) for r in state["checklist"]],
+                                      held, after_critique=load_critique(runtime, child))
+            lost = report.lost
+            spend = add_numbers(spend, report.usage.as_spend())
+        except CriticError as exc:
+            # The critiques in hand still say which requirements held and now fail.
+            lost = [r for r in held if r in child["critique"]["failed"]]
+            spend = add_numbers(spend, exc.usage.as_spend())
+            rank_error = f"{rank_error + '; ' if rank_error else ''}drift check by comparison failed ({exc})"
     outside = child.get("outside_change", 0.0) > OUTSIDE_TOLERANCE
     gained = passed_ids(child) - passed_ids(origin)
     better = node_score(child) > node_score(origin)
@@ -109,7 +117,8 @@ def select(state: RunState, runtime: Runtime[RunContext]):
             # Back to the best node if the lost requirements hold there, else to the origin.
             backtrack_to = best if set(lost) <= passed_ids(nodes[best]) else origin_id
             current = backtrack_to
-    elif gained and not lost or better:
+    elif better or (gained and not restart):
+        # A restart does not build on the origin, so it has to beat it outright.
         outcome, why, current = "progress", f"gained {', '.join(sorted(gained)) or 'score'}", child_id
     else:
         outcome, why, current = "no-progress", "nothing new holds", origin_id
@@ -131,10 +140,12 @@ def select(state: RunState, runtime: Runtime[RunContext]):
         backtrack_to, why = best, f"{why}; {below} steps below the best node {best}"
         outcome = "stagnation"
     emit(runtime, state, "select", node_id=child_id, origin=origin_id, outcome=outcome, reason=why,
-         score=node_score(child), best=best, ranked=ranked if len(ranked) > 1 else None)
+         score=node_score(child), best=best, ranked=ranked if len(ranked) > 1 else None, critic_error=rank_error)
     update = {"nodes": updates, "new_nodes": [], "best": best, "since_best": since_best, "below_best": below,
               "step": step, "spend": spend, "counters": counters}
     if backtrack_to is not None:
+        # Recorded even when the target is where the edit started: the drifted branch is abandoned
+        # and the tree shows the return.
         update["decision"] = {"backtrack_to": backtrack_to, "reason": why, "from": child_id, "outcome": outcome}
         return Command(goto="backtrack", update=update)
     update["current"] = current

@@ -22,6 +22,8 @@ class Rewrite(BaseModel):
 
 class Rewriter(ABC):
     name: str = "rewriter"
+    #: whether rewrite/region_prompt look at the current image (only then is it loaded for them)
+    wants_image: bool = False
 
     @abstractmethod
     def rewrite(self, brief: str, checklist: list[Requirement], critique: Critique | None, current_prompt: str,

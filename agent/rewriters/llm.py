@@ -34,6 +34,7 @@ class LLMRewriter(Rewriter):
         self.model = self.transport.model
         self.name = f"openai:{self.model}"
         self.vision = settings.rewrite_vision
+        self.wants_image = self.vision
         # Everything this rewriter's calls cost, including attempts that ended in None.
         self.spent = Usage()
 
