@@ -170,11 +170,13 @@ def resume(
     raise typer.Exit(exit_code(res.status))
 
 
+from agent.batch_cli import register as _register_batch  # noqa: E402
 from agent.chat_cli import register as _register_chat  # noqa: E402
 from evals.bench.cli import register as _register_bench  # noqa: E402
 from evals.critic_eval.cli import register as _register_eval_critic  # noqa: E402
 
 _register_chat(app, guarded=guarded, progress=progress_printer, print_result=print_result, exit_code=exit_code)
+_register_batch(app, guarded=guarded, exit_code=exit_code)
 _register_eval_critic(app)
 _register_bench(app)
 

@@ -183,23 +183,24 @@ def _validate_recommendation(node: dict, rec: dict, state: RunState, cfg: Policy
 
 def decide(state: RunState, cfg: PolicyConfig, budget: dict) -> Decision:
     nodes = state["nodes"]
+    cur_id = state.get("current") or ROOT
+    node = nodes[cur_id]
+    crit = node.get("critique")
+    # Acceptance first: the image that spent the last of the budget may be the one that passes.
+    if crit and not crit["failed"] and crit["score"] >= cfg.accept_score:
+        return Decision(route="accept", reason=f"all {len(crit['passed'])} requirements pass "
+                                                f"(score {crit['score']:.2f})")
     stop = stop_check(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop[0], reason=stop[1])
-    cur_id = state.get("current") or ROOT
-    node = nodes[cur_id]
     remaining = _remaining(state, budget)
-    if cur_id == ROOT or node.get("critique") is None:
+    if cur_id == ROOT or crit is None:
         action = Action(kind="txt2img", prompt=state["prompt"], negative_prompt=state.get("negative_prompt"))
         banned = is_banned(nodes[ROOT], action, cfg)
         if banned:
             return Decision(route="stop", status="stopped", reason=f"cannot make a first image: txt2img is {banned}")
         return Decision(route="generate", action=action, reason="first image from the prompt"
                         if cur_id == ROOT else "the current image has no critique; start afresh")
-    crit = node["critique"]
-    if not crit["failed"] and crit["score"] >= cfg.accept_score:
-        return Decision(route="accept", reason=f"all {len(crit['passed'])} requirements pass "
-                                                f"(score {crit['score']:.2f})")
     notes: list[str] = []
     candidates: list[tuple[Action, str, str | None]] = []  # action, reason, rewrite job
     rec = crit.get("recommended") if cfg.follow_critic else None

@@ -189,3 +189,8 @@ def test_first_image_stops_cleanly_when_txt2img_is_banned():
     s["nodes"][ROOT]["tabu"] = [class_key(Action(kind="txt2img"))]
     d = decide(s, CFG)
     assert d.route == "stop" and "cannot make a first image" in d.reason
+
+
+def test_an_all_pass_image_is_accepted_even_when_it_spent_the_last_of_the_budget():
+    d = decide(state(crit(), spend={"generations": 8}), CFG)
+    assert d.route == "accept"

@@ -1,0 +1,61 @@
+"""`sculpt batch`: many briefs with one engine, invalid ones recorded, reruns skip or resume."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+
+GOOD_A = "a red circle to the left of a blue square, yellow background"
+GOOD_B = "a green triangle, white background"
+
+
+def batch(tmp_path, model, briefs, script, out):
+    return CliRunner().invoke(app, ["batch", str(briefs), "--out", str(out), "--model", str(model), "--steps", "4",
+                                    "--budget", "3", "--critic", f"scripted:{script}"])
+
+
+def test_batch_runs_every_brief_and_reruns_skip(tmp_path, shapes_model_dir):
+    briefs = tmp_path / "briefs.txt"
+    briefs.write_text(f"# tonight\n{GOOD_A}\n\n, ,\n{json.dumps({'brief': GOOD_B, 'seed': 42})}\n")
+    script = tmp_path / "pass.json"
+    script.write_text(json.dumps({"critiques": [{"pass": "all"}]}))
+    out = tmp_path / "night"
+    r = batch(tmp_path, shapes_model_dir, briefs, script, out)
+    assert r.exit_code == 3, r.output  # one brief could not be read, so not everything was accepted
+    manifest = json.loads((out / "batch.json").read_text())["items"]
+    statuses = {k[:3]: v["status"] for k, v in manifest.items()}
+    assert statuses == {"001": "accepted", "002": "invalid", "003": "accepted"}
+    assert "nothing checkable" in manifest[next(k for k in manifest if k.startswith("002"))]["error"]
+    assert next(v for k, v in manifest.items() if k.startswith("003"))["seed"] == 42
+    summary = (out / "summary.md").read_text()
+    assert "accepted: 2" in summary and "invalid: 1" in summary
+    html = (out / "summary.html").read_text()
+    for entry in manifest.values():
+        if entry.get("best_image"):
+            assert (out / entry["best_image"]).is_file() and entry["best_image"] in html
+    images = sorted(p.name for p in out.rglob("*.png"))
+    r = batch(tmp_path, shapes_model_dir, briefs, script, out)  # the morning after: nothing to do
+    assert r.exit_code == 3
+    assert sorted(p.name for p in out.rglob("*.png")) == images
+    assert json.loads((out / "batch.json").read_text())["items"] == manifest
+
+
+def test_batch_stops_when_the_critic_is_down_and_resumes(tmp_path, shapes_model_dir):
+    briefs = tmp_path / "briefs.txt"
+    briefs.write_text(f"{GOOD_A}\n{GOOD_B}\n")
+    script = tmp_path / "critic.json"
+    script.write_text(json.dumps({"critiques": [{"fail": ["g0.left_of.g1"]}, {"error": "unavailable"}]}))
+    out = tmp_path / "night"
+    r = batch(tmp_path, shapes_model_dir, briefs, script, out)
+    assert r.exit_code == 4, r.output
+    manifest = json.loads((out / "batch.json").read_text())["items"]
+    assert [v["status"] for v in manifest.values()] == ["critic_unavailable"]  # the second never started
+    script.write_text(json.dumps({"critiques": [{"pass": "all"}]}))  # the server is back
+    r = batch(tmp_path, shapes_model_dir, briefs, script, out)
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "batch.json").read_text())["items"]
+    assert [v["status"] for v in manifest.values()] == ["accepted", "accepted"]
+    first = next(iter(manifest.values()))
+    assert first["generations"] >= 2  # resumed: the image made before the outage was kept and critiqued
