@@ -332,6 +332,8 @@ def export(args, cfg: ShapesModelConfig, work: Path, tokenizer) -> None:
         "exported_from": source.name,
     }
     (out / "training.json").write_text(json.dumps(info, indent=2))
+    # Recommended sampling settings, read by the engine when the folder is loaded.
+    (out / "sculpt.json").write_text(json.dumps({"steps": args.sample_steps, "guidance": args.guidance}, indent=2))
     log(f"exported the pipeline to {out}")
 
 
@@ -356,6 +358,8 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--preview-every", type=int, default=1000)
     p.add_argument("--stage", choices=["all", "vae", "data", "unet", "export"], default="all")
+    p.add_argument("--sample-steps", type=int, default=20, help="recommended sampling steps, saved with the model")
+    p.add_argument("--guidance", type=float, default=4.0, help="recommended guidance scale, saved with the model")
     return p.parse_args(argv)
 
 
