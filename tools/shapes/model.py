@@ -147,8 +147,13 @@ def build_components(cfg: ShapesModelConfig, tokenizer_dir: Path) -> ShapesCompo
     )
 
 
-def save_pipeline(components: ShapesComponents, folder: Path) -> None:
-    """Write the components as a standard StableDiffusionPipeline folder."""
+def save_pipeline(components: ShapesComponents, folder: Path, half: bool = True) -> None:
+    """Write the components as a standard StableDiffusionPipeline folder.
+
+    Weights are stored in float16 by default, halving the shipped size; loading with
+    dtype=float32 (the engine's choice on a CPU) casts them back.
+    """
+    import torch
     from diffusers import StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline(
@@ -156,4 +161,6 @@ def save_pipeline(components: ShapesComponents, folder: Path) -> None:
         unet=components.unet, scheduler=components.scheduler, safety_checker=None,
         feature_extractor=None, requires_safety_checker=False,
     )
+    if half:
+        pipe.to(torch.float16)
     pipe.save_pretrained(folder, safe_serialization=True)
