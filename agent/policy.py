@@ -18,6 +18,9 @@ from agent.state import RunState
 ROOT = "root"  # the tree's root: the brief itself, no image; every txt2img hangs from it
 LOCAL_KINDS = {"object", "attribute", "count", "position", "relation", "text", "other"}
 GLOBAL_KINDS = {"background", "style"}
+# Failures of where things are or how many there are: low-strength variations keep the layout, so
+# they cannot fix these; a local repaint or a rebuild can.
+LAYOUT_KINDS = {"position", "relation", "count"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,10 @@ class PolicyConfig:
     plateau_k: int = 5  # stop after this many steps without a better node
     stagnation_k: int = 3  # backtrack after this many steps below the best node
     inpaint_strength: float = 1.0
+    # Prime an inpaint region with the colours its prompt names (agent/guides.py), then denoise at
+    # this strength: a checkpoint without an inpainting UNet otherwise tends to leave it empty.
+    inpaint_guide: bool = True
+    guided_inpaint_strength: float = 0.5
     pad: float = 0.02
     feather: float = 1.5
     max_critic_failures: int = 2
@@ -60,6 +67,10 @@ def class_key(action: Action) -> str:
     """An action's kind and shape without prompt or seed: what the tabu list and retry count track,
     so rewording a prompt or drawing a new seed does not make a failed move look new."""
     return action.key(with_seed=False, with_prompt=False)
+
+
+def inpaint_strength(cfg: PolicyConfig) -> float:
+    return cfg.guided_inpaint_strength if cfg.inpaint_guide else cfg.inpaint_strength
 
 
 def is_banned(node: dict, action: Action, cfg: PolicyConfig) -> str | None:
@@ -130,7 +141,9 @@ def _local_fix(state: RunState, node: dict, cfg: PolicyConfig, notes: list[str])
             continue
         adds = [d for d in ds if d["kind"] != "remove"]
         prompt = (adds or ds)[0].get("prompt")
-        action = Action(kind="inpaint", prompt=prompt, regions=regions, strength=cfg.inpaint_strength,
+        # Where something is to be drawn comes first: a colour guide centres its blob there.
+        regions = [Region.model_validate(d["region"]) for d in adds + [d for d in ds if d not in adds]]
+        action = Action(kind="inpaint", prompt=prompt, regions=regions, strength=inpaint_strength(cfg),
                         reason="; ".join(d.get("description", "") for d in ds))
         banned = is_banned(node, action, cfg)
         if banned:
@@ -162,7 +175,7 @@ def _validate_recommendation(node: dict, rec: dict, state: RunState, cfg: Policy
             if region.area > cfg.max_region_area:
                 return None, f"critic's inpaint region covers {region.area:.0%} of the image, overridden"
             action = Action(kind="inpaint", regions=[region], prompt=rec.get("prompt"),
-                            strength=cfg.inpaint_strength, source="critic", reason=rec.get("reason", ""))
+                            strength=inpaint_strength(cfg), source="critic", reason=rec.get("reason", ""))
         elif kind == "variations":
             s = rec.get("strength") or _strength(node, "variations", cfg.variation_strength, cfg)
             action = Action(kind="variations", n=cfg.variations_n, strength=s, prompt=None,
@@ -221,7 +234,8 @@ def decide(state: RunState, cfg: PolicyConfig, budget: dict) -> Decision:
     kinds = {r["id"]: r.get("kind", "other") for r in state["checklist"]}
     global_fail = any(kinds.get(f) in GLOBAL_KINDS for f in crit["failed"])
     polish = not crit["failed"]  # every requirement holds, the critic still marks it down
-    if polish or (score >= cfg.near_miss and not global_fail):
+    layout_fail = any(kinds.get(f) in LAYOUT_KINDS for f in crit["failed"])
+    if polish or (score >= cfg.near_miss and not global_fail and not layout_fail):
         s = _strength(node, "variations", cfg.variation_strength, cfg)
         why = (f"every requirement passes but the critic rates it {score:.2f}: polish with" if polish else
                f"near miss (score {score:.2f}) with no region to blame:")

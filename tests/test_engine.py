@@ -230,3 +230,28 @@ def test_non_rgb_and_corrupt_images(tiny_engine, photo, tmp_path):
     rgba = tmp_path / "alpha.png"
     photo.convert("RGBA").save(rgba)
     assert open_image(rgba, convert=True).mode == "RGB"
+
+
+def test_guided_inpaint_primes_the_region_and_records_the_guide(tiny_engine, photo):
+    region = (0.5, 0.5, 1.0, 1.0)
+    plain = tiny_engine.inpaint(photo, "blue", region=region, seed=5, strength=0.5, pad=0.0)
+    guided = tiny_engine.inpaint(photo, "blue", region=region, seed=5, strength=0.5, pad=0.0,
+                                 guide={"colour": "blue", "background": "white", "size": 0.5})
+    assert guided.params["guide"] == {"colour": "blue", "background": "white", "size": 0.5}
+    assert "guide" not in plain.params
+    soft = guided.extras["soft_mask"]
+    assert changed_outside(photo, guided.image, soft) == 0.0  # the guide never leaks outside
+    inside = np.asarray(soft) == 255
+    assert np.abs(pixels(guided.image) - pixels(plain.image))[inside].max() > 0
+
+
+@pytest.mark.parametrize("guide, match", [
+    ({"colour": "blurple"}, "unknown colour 'blurple'"),
+    ({"colour": "red", "size": 1.5}, "size"),
+    ({}, "needs a colour, a background, or both"),
+    ({"colour": [300, 0, 0]}, r"\[r, g, b\] of 0..255"),
+    ("red", "is a dict or Guide"),
+])
+def test_bad_guides_say_what_is_expected(tiny_engine, photo, guide, match):
+    with pytest.raises(InputError, match=match):
+        tiny_engine.inpaint(photo, "x", region=(0.1, 0.1, 0.5, 0.5), strength=0.5, guide=guide)

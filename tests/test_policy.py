@@ -72,12 +72,23 @@ def test_removal_and_addition_of_one_object_are_one_inpaint():
     d = decide(state(crit(failed=["g0.left_of.g1"], defects=[remove, add])), CFG)
     assert d.action.kind == "inpaint" and len(d.action.regions) == 2
     assert d.action.prompt == "a red circle at left"  # what to draw, not what to clear
+    # Where to draw comes first: the colour guide centres its blob on the first region.
+    assert d.action.regions[0].as_tuple() == (0.0, 0.3, 0.3, 0.6)
+    assert d.action.strength == CFG.guided_inpaint_strength
+    assert decide(state(crit(failed=["g0.left_of.g1"], defects=[remove, add])),
+                  PolicyConfig(inpaint_guide=False)).action.strength == CFG.inpaint_strength
 
 
 def test_near_miss_without_region_makes_variations_at_low_strength():
-    d = decide(state(crit(failed=["g0.left_of.g1"])), CFG)  # score 0.75, nothing to point at
+    d = decide(state(crit(failed=["g0.object"])), CFG)  # score 0.75, nothing to point at
     assert d.route == "generate" and d.action.kind == "variations"
     assert d.action.n == CFG.variations_n and d.action.strength == CFG.variation_strength
+
+
+def test_layout_near_miss_without_region_rebuilds_instead_of_varying():
+    # Low-strength variations keep the layout, so they cannot fix a relation.
+    d = decide(state(crit(failed=["g0.left_of.g1"])), CFG)
+    assert d.route == "rewrite" and d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
 
 
 def test_global_failure_rewrites_and_rebuilds_at_high_strength():
@@ -119,17 +130,17 @@ def test_retries_are_counted_per_action_kind_and_shape():
 
 
 def test_adapted_strength_is_used_and_clamped():
-    s = state(crit(failed=["g0.left_of.g1"]), node={"strengths": {"variations": 0.5}})
+    s = state(crit(failed=["g0.object"]), node={"strengths": {"variations": 0.5}})
     assert decide(s, CFG).action.strength == 0.5
-    s = state(crit(failed=["g0.left_of.g1"]), node={"strengths": {"variations": 5.0}})
+    s = state(crit(failed=["g0.object"]), node={"strengths": {"variations": 5.0}})
     assert decide(s, CFG).action.strength == CFG.max_strength
 
 
 def test_variations_shrink_to_the_remaining_budget():
-    s = state(crit(failed=["g0.left_of.g1"]), spend={"generations": 6})
+    s = state(crit(failed=["g0.object"]), spend={"generations": 6})
     d = decide(s, CFG)
     assert d.action.kind == "variations" and d.action.n == 2
-    s = state(crit(failed=["g0.left_of.g1"]), spend={"generations": 7})
+    s = state(crit(failed=["g0.object"]), spend={"generations": 7})
     assert decide(s, CFG).action.kind == "img2img"  # one image left: a single low-strength edit
 
 
@@ -151,17 +162,17 @@ def test_plateau_stops():
 
 def test_critic_recommendation_is_ignored_unless_configured():
     rec = {"kind": "img2img", "strength": 0.55, "prompt": "a red circle left of a blue square", "reason": "soft"}
-    d = decide(state(crit(failed=["g0.left_of.g1"], recommended=rec)), CFG)
+    d = decide(state(crit(failed=["g0.object"], recommended=rec)), CFG)
     assert d.action.kind == "variations" and d.action.source == "rules"
 
 
 def test_critic_recommendation_is_validated_and_may_be_overridden():
     CFG = PolicyConfig(follow_critic=True)
     rec = {"kind": "img2img", "strength": 0.55, "prompt": "a red circle left of a blue square", "reason": "soft"}
-    d = decide(state(crit(failed=["g0.left_of.g1"], recommended=rec)), CFG)
+    d = decide(state(crit(failed=["g0.object"], recommended=rec)), CFG)
     assert d.action.kind == "img2img" and d.action.strength == 0.55 and d.action.source == "critic"
     huge = {"kind": "inpaint", "region": {"x0": 0, "y0": 0, "x1": 1, "y1": 0.9}, "reason": "redo all"}
-    d = decide(state(crit(failed=["g0.left_of.g1"], recommended=huge)), CFG)
+    d = decide(state(crit(failed=["g0.object"], recommended=huge)), CFG)
     assert d.action.kind == "variations" and any("overridden" in n for n in d.notes)
     lazy = {"kind": "accept", "reason": "looks fine"}
     d = decide(state(crit(failed=["g0.object"], recommended=lazy)), CFG)

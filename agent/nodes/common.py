@@ -30,9 +30,11 @@ def checklist_digest(checklist: list[dict]) -> str:
 
 
 def node_prompt(state: RunState, node_id: str | None) -> str:
-    """The prompt in force at a node: its own (a rewrite applies to its subtree), else the run's."""
+    """The prompt in force at a node, describing the whole scene: its own (a rewrite applies to its
+    subtree), else the run's. An inpainted node's own prompt names only its region; it inherits the
+    scene prompt of the node it was painted on."""
     node = state.get("nodes", {}).get(node_id or "", {})
-    return node.get("prompt") or state["prompt"]
+    return node.get("scene_prompt") or node.get("prompt") or state["prompt"]
 
 
 def load_critique(runtime: Runtime[RunContext], node: dict[str, Any]):

@@ -7,6 +7,7 @@ from langgraph.types import Command
 from PIL import Image, ImageChops
 
 from agent.contracts import Action
+from agent.guides import guide_for
 from agent.context import RunContext
 from agent.nodes.common import emit, node_prompt
 from agent.policy import ROOT, class_key
@@ -36,12 +37,16 @@ def run_action(ctx: RunContext, action: Action, prompt: str, source: Image.Image
     if action.kind == "img2img":
         return eng.img2img(source, prompt, strength=action.strength, seed=action.seeds[0], **common)
     if action.kind == "inpaint":
-        if len(action.regions) == 1:
-            return eng.inpaint(source, prompt, region=action.regions[0], strength=action.strength or 1.0,
-                               seed=action.seeds[0], feather=cfg.feather, pad=cfg.pad, **common)
-        mask = _union_mask(action.regions, source.size, cfg.pad)
-        return eng.inpaint(source, prompt, mask=mask, strength=action.strength or 1.0, seed=action.seeds[0],
-                           feather=cfg.feather, **common)
+        single = len(action.regions) == 1
+        guide = guide_for(prompt, None if single else action.regions[0]) if cfg.inpaint_guide else None
+        strength = action.strength or cfg.inpaint_strength
+        if guide is None:
+            # A strength chosen for a primed region would leave an unprimed one as it was.
+            strength = max(strength, cfg.inpaint_strength)
+        where = {"region": action.regions[0], "pad": cfg.pad} if single else \
+            {"mask": _union_mask(action.regions, source.size, cfg.pad)}
+        return eng.inpaint(source, prompt, strength=strength, seed=action.seeds[0], feather=cfg.feather,
+                           guide=guide, **where, **common)
     if action.kind == "variations":
         return eng.variations(source, prompt, n=len(action.seeds), strength=action.strength or 0.35,
                               seeds=action.seeds, **common)
@@ -79,6 +84,7 @@ def generate(state: RunState, runtime: Runtime[RunContext]):
         child = {
             "id": node_id, "parent": parent_id, "origin": origin, "depth": parent.get("depth", 0) + 1,
             "action": action.model_copy(update={"prompt": prompt}).to_state(), "prompt": prompt,
+            "scene_prompt": node_prompt(state, origin) if action.kind == "inpaint" else prompt,
             "negative_prompt": action.negative_prompt, "seed": record.seeds[i], "params": params,
             "image": rel, "image_hash": digest, "engine_seconds": round(record.wall_time / len(record.images), 4),
             "critique": None, "step": step,

@@ -17,6 +17,7 @@ from PIL import Image
 
 from tools.contracts import Region
 from tools.engine.device import dtype_name, pick_device, pick_dtype
+from tools.engine.guides import Guide, apply_guide, as_guide
 from tools.engine.images import require_rgb
 from tools.engine.loading import load_text2image
 from tools.engine.masks import as_region, check_mask, feathered, paste_back, region_mask
@@ -123,8 +124,11 @@ class Engine:
                 mask: Image.Image | None = None, strength: float = 1.0, seed: int = 0,
                 feather: float = 2.0, pad: float = 0.02, negative_prompt: str | None = None,
                 steps: int | None = None, guidance: float | None = None,
-                padding_mask_crop: int | None = None) -> GenerationRecord:
-        """Repaint a region (normalised box) or mask; pixels outside the feathered mask are kept."""
+                padding_mask_crop: int | None = None, guide: Guide | dict | None = None) -> GenerationRecord:
+        """Repaint a region (normalised box) or mask; pixels outside the feathered mask are kept.
+
+        ``guide`` primes the region with colours before denoising (see tools/engine/guides.py); use
+        it with a strength below 1, or the noise erases it."""
         image = require_rgb(image)
         _check_prompt(prompt)
         strength = _check_strength(strength)
@@ -146,10 +150,14 @@ class Engine:
             from tools.engine.images import image_hash
 
             where = {"mask_sha256": image_hash(hard)[:16]}
+        guide = as_guide(guide) if guide is not None else None
+        init = apply_guide(image, hard, guide) if guide is not None else image
+        if guide is not None:
+            where["guide"] = guide.describe()
         pipe = self.pipeline("inpaint")
         t0 = time.perf_counter()
         with torch.inference_mode():
-            out = pipe(prompt=prompt, negative_prompt=negative_prompt, image=image, mask_image=hard,
+            out = pipe(prompt=prompt, negative_prompt=negative_prompt, image=init, mask_image=hard,
                        strength=strength, num_inference_steps=steps, guidance_scale=guidance,
                        generator=_generators([seed]), height=image.height, width=image.width,
                        **({"padding_mask_crop": padding_mask_crop} if padding_mask_crop else {})).images[0]

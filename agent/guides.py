@@ -1,0 +1,44 @@
+"""Read an inpaint prompt for the colour guide that primes its region (tools/engine/guides.py).
+
+"a small red circle at top left, yellow background" -> yellow fills the region, a red blob sized
+for a small object sits in it. Colour words are the CSS names; a colour followed by "background"
+is the background. A prompt that names no colour gets no guide, and the region is repainted from
+noise as usual.
+"""
+from __future__ import annotations
+
+import re
+
+from tools.contracts import Region
+from tools.engine.guides import COLOUR_NAMES
+
+# Blob side as a share of the region's side: a region is a grid cell or an object's box, and a
+# small object fills about half a cell.
+SIZE_WORDS = {"small": 0.5, "tiny": 0.45, "little": 0.5, "large": 0.85, "big": 0.85, "huge": 0.9}
+DEFAULT_SIZE = 0.65
+_WORD = re.compile(r"[a-z]+")
+
+
+def guide_for(prompt: str, box: Region | None = None) -> dict | None:
+    """The guide a region prompt implies, or None when it names no colour."""
+    words = _WORD.findall(prompt.lower())
+    colour = background = None
+    size = DEFAULT_SIZE
+    for i, w in enumerate(words):
+        if w in COLOUR_NAMES:
+            if i + 1 < len(words) and words[i + 1] in ("background", "backdrop"):
+                background = background or w
+            elif colour is None:
+                colour = w
+        elif w in SIZE_WORDS and colour is None:
+            size = SIZE_WORDS[w]
+    if colour is None and background is None:
+        return None
+    guide: dict = {"size": size}
+    if colour:
+        guide["colour"] = colour
+    if background:
+        guide["background"] = background
+    if box is not None and colour:
+        guide["box"] = list(box.as_tuple())
+    return guide
