@@ -1,16 +1,17 @@
 """Read an inpaint prompt for the colour guide that primes its region (tools/engine/guides.py).
 
-"a small red circle at top left, yellow background" -> yellow fills the region, a red blob sized
-for a small object sits in it. Colour words are the CSS names; a colour followed by "background"
-is the background. A prompt that names no colour gets no guide, and the region is repainted from
-noise as usual.
+"a small red circle at top left, yellow background" -> the region is filled with the colour just
+around it (the background, wherever an object is to be added or removed), and a red blob sized for
+a small object sits in it. Colour words are the CSS names (the engine maps them to the model's own
+palette when it ships one); a colour followed by "background" names the background. A prompt that
+names no colour gets no guide, and the region is repainted from noise as usual.
 """
 from __future__ import annotations
 
 import re
 
 from tools.contracts import Region
-from tools.engine.guides import COLOUR_NAMES
+from tools.engine.guides import COLOUR_NAMES, SURROUNDINGS
 
 # Blob side as a share of the region's side: a region is a grid cell or an object's box, and a
 # small object fills about half a cell.
@@ -34,11 +35,11 @@ def guide_for(prompt: str, box: Region | None = None) -> dict | None:
             size = SIZE_WORDS[w]
     if colour is None and background is None:
         return None
-    guide: dict = {"size": size}
+    # The surroundings, not the named background: they are what the region must blend into, and a
+    # failing background is a global fix, never an inpaint.
+    guide: dict = {"size": size, "background": SURROUNDINGS}
     if colour:
         guide["colour"] = colour
-    if background:
-        guide["background"] = background
     if box is not None and colour:
         guide["box"] = list(box.as_tuple())
     return guide

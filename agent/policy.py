@@ -83,6 +83,13 @@ def is_banned(node: dict, action: Action, cfg: PolicyConfig) -> str | None:
         return "tabu here"
     if action.kind != "txt2img" and node.get("tries", {}).get(key, 0) >= cfg.retries:
         return f"tried {cfg.retries} times here without progress"
+    if action.kind in ("img2img", "variations"):
+        # Strength adapts after each failure, which makes a new key; the kind still gets only so
+        # many failures at one node.
+        failures = sum(v for k, v in node.get("tries", {}).items() if k.split("|")[0] == action.kind) + \
+            sum(1 for k in node.get("tabu", []) if k.split("|")[0] == action.kind)
+        if failures >= cfg.retries:
+            return f"{action.kind} failed {failures} times here"
     return None
 
 
@@ -95,9 +102,15 @@ def stop_check(state: RunState, cfg: PolicyConfig, budget: dict) -> tuple[str, s
         cap = budget.get(key)
         if cap is not None and spend.get(key, 0) >= cap:
             return "budget", f"budget spent: {spend.get(key, 0):g} of {cap:g} {what}"
-    if state.get("best") and state.get("since_best", 0) >= cfg.plateau_k:
+    if plateaued(state, cfg) and budget.get("generations") is None:
+        # With a generation budget the agent restarts instead (decide): the budget is what the
+        # person chose to spend, and a fresh image is the best use of what remains.
         return "plateau", f"plateau: no better image in {state['since_best']} steps"
     return None
+
+
+def plateaued(state: RunState, cfg: PolicyConfig) -> bool:
+    return bool(state.get("best")) and state.get("since_best", 0) >= cfg.plateau_k
 
 
 def _strength(node: dict, kind: str, default: float, cfg: PolicyConfig) -> float:
@@ -226,6 +239,9 @@ def decide(state: RunState, cfg: PolicyConfig, budget: dict) -> Decision:
                 "prompt" if action.kind in ("txt2img", "img2img") and not action.prompt else None)
             candidates.append((action, note, job))
 
+    if plateaued(state, cfg):
+        candidates.append((Action(kind="txt2img", prompt=None, negative_prompt=state.get("negative_prompt")),
+                           f"plateau: no better image in {state['since_best']} steps; start a new image", "prompt"))
     local = _local_fix(state, node, cfg, notes)
     if local:
         action, why = local

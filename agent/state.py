@@ -56,7 +56,7 @@ class RunState(TypedDict, total=False):
 #   id, parent, depth, action (Action dict), prompt, negative_prompt, seed, image (run-relative
 #   path), image_hash, params (engine params, small), engine_seconds,
 #   critique: {score, passed: [...], failed: [...], defects: [...], recommended, file} | None,
-#   critique_error: str | None, outcome: "progress" | "no-progress" | "drift" | None,
+#   critique_error: str | None, outcome: "progress" | "fresh" | "no-progress" | "drift" | None,
 #   tabu: [action class keys banned here], tries: {action class key: n}, strengths: {kind: s},
 #   (no action repeats with the same seed anywhere: seeds come from next_seed, which only grows)
 #   lost: [requirement ids lost against the parent], sibling_rank: int (variations)

@@ -11,10 +11,11 @@ from tools.engine.masks import region_mask
 
 
 def test_prompt_names_object_colour_size_and_background():
+    # The region is filled from its surroundings (what it must blend into), then the blob goes in.
     assert guide_for("a small red circle at top left, yellow background") == \
-        {"size": 0.5, "colour": "red", "background": "yellow"}
-    assert guide_for("two large navy squares") == {"size": 0.85, "colour": "navy"}
-    assert guide_for("yellow background") == {"size": 0.65, "background": "yellow"}  # a removal: fill only
+        {"size": 0.5, "colour": "red", "background": "surroundings"}
+    assert guide_for("two large navy squares") == {"size": 0.85, "colour": "navy", "background": "surroundings"}
+    assert guide_for("yellow background") == {"size": 0.65, "background": "surroundings"}  # a removal: fill only
     assert guide_for("a dog on a sofa") is None  # no colour named: repaint from noise
 
 
@@ -31,6 +32,16 @@ def test_apply_guide_paints_inside_the_mask_only():
     assert tuple(out[15, 15]) == (255, 0, 0)  # blob at the centre of the masked box
     assert tuple(out[1, 1]) == (255, 255, 255)  # background fills the rest of the mask
     assert (out[30:, :] == (10, 20, 30)).all() and (out[:, 30:] == (10, 20, 30)).all()  # outside untouched
+
+
+def test_surroundings_fill_and_the_models_palette():
+    image = Image.new("RGB", (40, 40), (200, 100, 0))
+    image.paste((0, 0, 255), (0, 0, 12, 12))  # an object inside the mask, to be painted over
+    mask = region_mask(Region(x0=0.0, y0=0.0, x1=0.5, y1=0.5), image.size)
+    guide = as_guide({"colour": "red", "background": "surroundings", "size": 0.4})
+    out = np.asarray(apply_guide(image, mask, guide, palette={"red": (220, 40, 40)}))
+    assert tuple(out[1, 1]) == (200, 100, 0)  # the old object is gone under the surroundings' colour
+    assert tuple(out[10, 10]) == (220, 40, 40)  # the model's red, not CSS red
 
 
 def test_blob_centres_on_the_given_box_and_is_clipped_to_the_mask():

@@ -155,9 +155,16 @@ def test_budget_stops(budget, spend, status):
     assert decide(s, CFG).route == "stop"
 
 
-def test_plateau_stops():
+def test_plateau_stops_an_open_ended_run():
     s = state(crit(failed=["g0.object"]), since_best=CFG.plateau_k)
-    assert decide(s, CFG).status == "plateau"
+    assert decide_with_budget(s, CFG, {"seconds": 600}).status == "plateau"
+
+
+def test_plateau_with_generations_left_starts_a_new_image():
+    s = state(crit(failed=["g0.object"]), since_best=CFG.plateau_k)
+    d = decide(s, CFG)
+    assert d.route == "rewrite" and d.action.kind == "txt2img" and d.reason.startswith("plateau")
+    assert decide(state(crit(failed=["g0.object"]), since_best=CFG.plateau_k - 1), CFG).action.kind != "txt2img"
 
 
 def test_critic_recommendation_is_ignored_unless_configured():
@@ -205,3 +212,11 @@ def test_first_image_stops_cleanly_when_txt2img_is_banned():
 def test_an_all_pass_image_is_accepted_even_when_it_spent_the_last_of_the_budget():
     d = decide(state(crit(), spend={"generations": 8}), CFG)
     assert d.route == "accept"
+
+
+def test_adapted_strengths_do_not_make_a_failed_kind_new_again():
+    # Two img2img failures at this node, at two strengths: a third strength is not a new action.
+    tabu = ["img2img|s=0.80", "img2img|s=0.65"]
+    s = state(crit(failed=["background", "g0.left_of.g1"]), node={"tabu": tabu, "strengths": {"img2img": 0.5}})
+    d = decide(s, CFG)
+    assert d.action.kind == "txt2img" and any("img2img failed 2 times" in n for n in d.notes)

@@ -4,6 +4,7 @@ Outcomes, judged against the node the action started from (the *origin*):
   drift        a requirement that held at the origin now fails, or an inpaint changed pixels outside
                its mask: the action becomes tabu at the origin and the agent backtracks;
   progress     something new holds and nothing was lost: the new node becomes current;
+  fresh        a restart (txt2img) scoring as well as the origin: explore the new branch;
   no-progress  neither: stay, count the try, raise the strength if the image barely changed.
 The best node is tracked across the whole tree; plateau and stagnation counters feed the stop
 and backtrack rules.
@@ -120,6 +121,9 @@ def select(state: RunState, runtime: Runtime[RunContext]):
     elif better or (gained and not restart):
         # A restart does not build on the origin, so it has to beat it outright.
         outcome, why, current = "progress", f"gained {', '.join(sorted(gained)) or 'score'}", child_id
+    elif restart and node_score(child) >= node_score(origin):
+        # As good as where the agent stood, with untried fixes of its own: explore it.
+        outcome, why, current = "fresh", "a new start scoring as well as the current node", child_id
     else:
         outcome, why, current = "no-progress", "nothing new holds", origin_id
         tries = dict(origin.get("tries", {}))
@@ -134,7 +138,8 @@ def select(state: RunState, runtime: Runtime[RunContext]):
         updates[origin_id] = {**updates.get(origin_id, {}), **origin_update}
     updates[child_id] = {**updates.get(child_id, {}), "outcome": outcome, "lost": lost}
 
-    since_best = 0 if improved_best else state.get("since_best", 0) + 1
+    # A fresh branch gets its own plateau window; a restart that lost to the current node does not.
+    since_best = 0 if improved_best or (restart and current == child_id) else state.get("since_best", 0) + 1
     below = state.get("below_best", 0) + 1 if node_score(nodes[current]) < node_score(nodes[best]) else 0
     if backtrack_to is None and below >= cfg.stagnation_k:
         backtrack_to, why = best, f"{why}; {below} steps below the best node {best}"

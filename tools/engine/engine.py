@@ -34,8 +34,12 @@ class Engine:
     """Loads a checkpoint once; serves every image tool from the same components."""
 
     def __init__(self, pipe, identity: ModelIdentity, device: torch.device, dtype: torch.dtype,
-                 cpu_offload: bool = False, steps: int = 30, guidance: float = 7.0):
+                 cpu_offload: bool = False, steps: int = 30, guidance: float = 7.0,
+                 palette: dict[str, tuple[int, int, int]] | None = None):
         self.identity = identity
+        # The colours this model draws for its colour words (shipped in sculpt.json); guides use them
+        # before the CSS names, so a primed region starts in the model's own palette.
+        self.palette = dict(palette or {})
         self.device = device
         self.dtype = dtype
         self.cpu_offload = cpu_offload
@@ -65,7 +69,8 @@ class Engine:
         settings = _shipped_settings(model)
         engine = cls(pipe, identity, dev, dt, cpu_offload=cpu_offload,
                      steps=steps or settings.get("steps", 30),
-                     guidance=guidance if guidance is not None else settings.get("guidance", 7.0))
+                     guidance=guidance if guidance is not None else settings.get("guidance", 7.0),
+                     palette={k: tuple(v) for k, v in settings.get("palette", {}).items()})
         return engine
 
     def _prepare(self, pipe) -> None:
@@ -151,7 +156,7 @@ class Engine:
 
             where = {"mask_sha256": image_hash(hard)[:16]}
         guide = as_guide(guide) if guide is not None else None
-        init = apply_guide(image, hard, guide) if guide is not None else image
+        init = apply_guide(image, hard, guide, self.palette) if guide is not None else image
         if guide is not None:
             where["guide"] = guide.describe()
         pipe = self.pipeline("inpaint")

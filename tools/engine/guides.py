@@ -9,7 +9,8 @@ content and SLD's pasted latents). The blob is an ellipse: the model draws the s
 from __future__ import annotations
 
 from matplotlib.colors import CSS4_COLORS, to_rgb
-from PIL import Image, ImageChops, ImageDraw
+import numpy as np
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.contracts import Region
@@ -21,10 +22,15 @@ RGB = tuple[int, int, int]
 COLOUR_NAMES = frozenset(CSS4_COLORS)
 
 
-def resolve_colour(value: str | list | tuple) -> RGB:
-    """A colour name or an (r, g, b) triple of 0..255 as an RGB triple."""
+SURROUNDINGS = "surroundings"  # a background taken from the pixels just outside the mask
+
+
+def resolve_colour(value: str | list | tuple, palette: dict[str, RGB] | None = None) -> RGB:
+    """A colour name (the model's palette first, then CSS) or an (r, g, b) triple of 0..255."""
     if isinstance(value, str):
         name = value.strip().lower()
+        if palette and name in palette:
+            return tuple(palette[name])  # type: ignore[return-value]
         if name not in COLOUR_NAMES:
             raise InputError(f"unknown colour {value!r} for an inpaint guide; use a CSS colour name "
                              "(red, navy, gold, ...) or an [r, g, b] triple of 0..255")
@@ -36,7 +42,8 @@ def resolve_colour(value: str | list | tuple) -> RGB:
 
 
 class Guide(BaseModel):
-    """What to lay down before repainting: ``background`` fills the masked area, ``colour`` draws an
+    """What to lay down before repainting: ``background`` fills the masked area (a colour, or
+    "surroundings": the median colour just outside the mask, as A1111's "fill"), ``colour`` draws an
     ellipse of ``size`` (share of the box side) centred in ``box`` (normalised; default: the mask's
     bounding box). Either may be None, not both."""
 
@@ -55,7 +62,7 @@ class Guide(BaseModel):
     @field_validator("colour", "background")
     @classmethod
     def _known(cls, v):
-        if v is not None:
+        if v is not None and v != SURROUNDINGS:
             resolve_colour(v)
         return v
 
@@ -81,14 +88,27 @@ def as_guide(value: Guide | dict) -> Guide:
     return guide
 
 
-def apply_guide(image: Image.Image, mask: Image.Image, guide: Guide) -> Image.Image:
+def surrounding_colour(image: Image.Image, mask: Image.Image, width: int = 3) -> RGB:
+    """The median colour of a ring ``width`` pixels wide just outside the mask (the whole image's
+    median when the mask covers everything)."""
+    grown = mask.filter(ImageFilter.MaxFilter(2 * width + 1))
+    ring = (np.asarray(grown) > 0) & (np.asarray(mask) == 0)
+    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    chosen = pixels[ring.reshape(-1)] if ring.any() else pixels
+    return tuple(int(c) for c in np.median(chosen, axis=0))  # type: ignore[return-value]
+
+
+def apply_guide(image: Image.Image, mask: Image.Image, guide: Guide,
+                palette: dict[str, RGB] | None = None) -> Image.Image:
     """The image with the guide painted inside the hard mask (255 = repaint)."""
     out = image.copy()
     bbox = mask.getbbox()
     if bbox is None:
         return out
     if guide.background is not None:
-        out.paste(Image.new("RGB", out.size, resolve_colour(guide.background)), mask=mask)
+        fill = surrounding_colour(image, mask) if guide.background == SURROUNDINGS else \
+            resolve_colour(guide.background, palette)
+        out.paste(Image.new("RGB", out.size, fill), mask=mask)
     if guide.colour is not None:
         w, h = out.size
         if guide.box is not None:
@@ -102,5 +122,5 @@ def apply_guide(image: Image.Image, mask: Image.Image, guide: Guide) -> Image.Im
         ImageDraw.Draw(blob).ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=255)
         # Only inside the mask: what lies outside is pasted back from the original anyway.
         blob = ImageChops.darker(blob, mask.convert("L"))
-        out.paste(Image.new("RGB", out.size, resolve_colour(guide.colour)), mask=blob)
+        out.paste(Image.new("RGB", out.size, resolve_colour(guide.colour, palette)), mask=blob)
     return out

@@ -34,6 +34,7 @@ from tools.shapes.model import (
 from tools.errors import LayoutError
 from tools.shapes.render import render
 from tools.shapes.sample import random_brief
+from tools.shapes.vocab import COLOURS
 
 # Share of 1-, 2- and 3-object scenes in the training data: multi-object binding is the hard part.
 DIFFICULTY_MIX = (0.25, 0.40, 0.35)
@@ -333,7 +334,8 @@ def export(args, cfg: ShapesModelConfig, work: Path, tokenizer) -> None:
     }
     (out / "training.json").write_text(json.dumps(info, indent=2))
     # Recommended sampling settings, read by the engine when the folder is loaded.
-    (out / "sculpt.json").write_text(json.dumps({"steps": args.sample_steps, "guidance": args.guidance}, indent=2))
+    (out / "sculpt.json").write_text(json.dumps({"steps": args.sample_steps, "guidance": args.guidance,
+                                                 "palette": {k: list(v) for k, v in COLOURS.items()}}, indent=2))
     log(f"exported the pipeline to {out}")
 
 
