@@ -133,6 +133,8 @@ def run(
                                                 "offline: a diffusers folder of the same family"),
     follow_critic: bool = typer.Option(False, "--follow-critic",
                                        help="take the critic's recommended action when the rules allow it"),
+    inpaint_guide: bool = typer.Option(True, "--inpaint-guide/--no-inpaint-guide",
+                                       help="prime inpaint regions with the colours their prompt names"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no step-by-step progress"),
 ) -> None:
     """Refine an image for BRIEF autonomously and report the best one."""
@@ -143,7 +145,7 @@ def run(
                       budget=budget, max_seconds=max_seconds, max_usd=max_usd, max_tokens=max_tokens,
                       runs_dir=out_dir, steps=steps, guidance=guidance, device=device, dtype=dtype,
                       scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
-    spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic)
+    spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic, inpaint_guide=inpaint_guide)
     res = start_run(spec, s.runs_dir, on_event=progress_printer(quiet))
     print_result(res)
     raise typer.Exit(exit_code(res.status))

@@ -51,7 +51,8 @@ class SculptSettings(BaseSettings):
         return tuple(sources)
 
 
-def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto", follow_critic: bool = False):
+def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto", follow_critic: bool = False,
+             inpaint_guide: bool = True):
     """The RunSpec these settings describe: one place, so `run` and `chat` honour the same settings."""
     from agent.runner import RunSpec
 
@@ -61,7 +62,8 @@ def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto"
         budget={"generations": s.budget, "seconds": s.max_seconds, "usd": s.max_usd, "tokens": s.max_tokens},
         seed=seed, mode=mode, device=s.device, dtype=s.dtype, scheduler=s.scheduler, cpu_offload=s.cpu_offload,
         model_configs=s.model_configs, generation={"steps": s.steps, "guidance": s.guidance},
-        policy={"follow_critic": True} if follow_critic else {},
+        policy={**({"follow_critic": True} if follow_critic else {}),
+                **({} if inpaint_guide else {"inpaint_guide": False})},
     )
 
 
