@@ -10,7 +10,8 @@ training captions: that space is small; the scenes the model draws are its own).
   colour     share of requested objects for which an object of the requested colour is found;
   inpaint    a one-object prompt inpainted into an empty cell of a rendered scene: is the object
              there (right colour and shape, centre inside the region), and is the detector's view of
-             everything else unchanged;
+             everything else unchanged; from noise at strength 1, and colour-guided at strength 0.5
+             (the guide the agent derives from the prompt, agent/guides.py);
   img2img    strength 0.5 on rendered scenes: does the detector find the same objects in the same cells;
   speed      seconds per image for txt2img, and per image inside a batched variations call.
 """
@@ -101,11 +102,13 @@ def _objects(det: Detection) -> list[tuple]:
     return sorted((o.colour, o.shape, o.cell) for o in det.objects)
 
 
-def inpaint_test(engine, n: int, steps: int, seed: int) -> dict:
+def inpaint_test(engine, n: int, steps: int, seed: int, guided: bool = False) -> dict:
     """A one-object prompt into an empty cell of a rendered one- or two-object scene."""
+    from agent.guides import guide_for
+
     rng = np.random.default_rng([EVAL_SEED, seed, 11])
     placed = kept = 0
-    for i in track(range(n), description="inpaint", console=console):
+    for i in track(range(n), description="inpaint, guided" if guided else "inpaint", console=console):
         b = random_brief(rng, int(rng.integers(1, 3)), relations=False, counts=False)
         image, scene = render(b, rng)
         before = detect(image)
@@ -119,7 +122,8 @@ def inpaint_test(engine, n: int, steps: int, seed: int) -> dict:
         shape = str(rng.choice(["circle", "square", "triangle", "diamond"]))
         region = cell_box(cell)
         prompt = f"a {colour} {shape} at {cell}, {scene.background} background"
-        out = engine.inpaint(image, prompt, region=region, seed=EVAL_SEED + i, steps=steps, pad=0.0).image
+        how = {"strength": 0.5, "guide": guide_for(prompt)} if guided else {"strength": 1.0}
+        out = engine.inpaint(image, prompt, region=region, seed=EVAL_SEED + i, steps=steps, pad=0.0, **how).image
         after = detect(out)
         x0, y0, x1, y1 = region
         placed += any(o.colour == colour and o.shape == shape and x0 <= o.center[0] <= x1 and y0 <= o.center[1] <= y1
@@ -179,6 +183,7 @@ def main(argv=None) -> dict:
         "detector_on_labelled_outputs": detector_on_labels(labels, labels.parent),
         "single_shot": single_shot(engine, args.briefs, args.steps, args.seed),
         "inpaint": inpaint_test(engine, args.trials, args.steps, args.seed),
+        "inpaint_guided": inpaint_test(engine, args.trials, args.steps, args.seed, guided=True),
         "img2img": img2img_test(engine, args.trials, args.steps, args.seed),
         "speed": speed(engine, args.steps),
     }
@@ -201,8 +206,9 @@ def show(r: dict) -> None:
         s = r["single_shot"][f"{k}_object"]
         t.add_row(f"single-shot all-correct, {k} object(s)", f"{s['all_correct']:.1%} (req. {s['requirement_accuracy']:.1%})")
     t.add_row("colour accuracy per object", f"{r['single_shot']['colour_accuracy_per_object']:.1%}")
-    t.add_row("inpaint: requested object placed", f"{r['inpaint']['object_placed']:.1%}")
-    t.add_row("inpaint: rest unchanged", f"{r['inpaint']['rest_unchanged']:.1%}")
+    for key, how in (("inpaint", "from noise, strength 1"), ("inpaint_guided", "colour-guided, strength 0.5")):
+        t.add_row(f"inpaint ({how}): requested object placed", f"{r[key]['object_placed']:.1%}")
+        t.add_row(f"inpaint ({how}): rest unchanged", f"{r[key]['rest_unchanged']:.1%}")
     t.add_row("img2img 0.5: layout kept", f"{r['img2img']['layout_kept']:.1%}")
     s = r["speed"]
     t.add_row("txt2img seconds per image", f"{s['txt2img_seconds_per_image']:.3f}")

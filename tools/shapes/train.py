@@ -302,6 +302,10 @@ def train_unet(args, cfg: ShapesModelConfig, work: Path, device: torch.device, t
                          "ema_unet": ema_unet.state_dict(), "ema_text": ema_text.state_dict(),
                          "opt": opt.state_dict(), "gen": gen.get_state(), "step": step,
                          "seconds": spent}, ckpt_path)
+        if args.snapshot_every and step % args.snapshot_every == 0:
+            # EMA weights only: what export needs, so any step can be measured and shipped later.
+            atomic_save({"ema_unet": ema_unet.state_dict(), "ema_text": ema_text.state_dict(), "steps": step,
+                         "seconds": spent}, snapshot_path(work, step))
         if args.preview_every and step % args.preview_every == 0:
             preview(ema_unet.eval(), ema_text.eval(), tokenizer, vae, scale, cfg, work, step, device)
             ema_unet.train()
@@ -311,12 +315,22 @@ def train_unet(args, cfg: ShapesModelConfig, work: Path, device: torch.device, t
     log("unet: finished")
 
 
+def snapshot_path(work: Path, step: int) -> Path:
+    return work / f"unet_step_{step:06d}.pt"
+
+
 # -- stage 4: export ------------------------------------------------------------------------------
 def export(args, cfg: ShapesModelConfig, work: Path, tokenizer) -> None:
     vae = build_vae(cfg)
     vae.load_state_dict(torch.load(work / "vae_final.pt", weights_only=False)["model"])
     vae.register_to_config(scaling_factor=float(np.load(work / "latents.npz")["scale"]))
-    source = work / "unet_final.pt" if (work / "unet_final.pt").exists() else work / "unet_ckpt.pt"
+    if args.from_step:
+        source = snapshot_path(work, args.from_step)
+        if not source.exists():
+            have = sorted(int(p.stem.split("_")[-1]) for p in work.glob("unet_step_*.pt"))
+            raise SystemExit(f"no snapshot at step {args.from_step} in {work}; snapshots: {have or 'none'}")
+    else:
+        source = work / "unet_final.pt" if (work / "unet_final.pt").exists() else work / "unet_ckpt.pt"
     state = torch.load(source, weights_only=False)
     unet, text = build_unet(cfg), build_text_encoder(cfg, len(tokenizer))
     unet.load_state_dict(state.get("ema_unet", state["unet"]))
@@ -359,6 +373,10 @@ def parse_args(argv=None):
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--preview-every", type=int, default=1000)
+    p.add_argument("--snapshot-every", type=int, default=250,
+                   help="keep the EMA weights every N steps (unet_step_NNNNNN.pt), for --from-step")
+    p.add_argument("--from-step", type=int, default=0,
+                   help="export: the EMA snapshot of this step instead of the final weights")
     p.add_argument("--stage", choices=["all", "vae", "data", "unet", "export"], default="all")
     p.add_argument("--sample-steps", type=int, default=20, help="recommended sampling steps, saved with the model")
     p.add_argument("--guidance", type=float, default=4.0, help="recommended guidance scale, saved with the model")
