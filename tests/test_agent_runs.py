@@ -82,7 +82,7 @@ def test_global_failure_rewrites_and_rebuilds_with_img2img(tmp_path, shapes_engi
 
 
 def test_near_miss_makes_variations_and_keeps_the_best(tmp_path, shapes_engine, checkpointer):
-    script = {"critiques": [{"fail": ["g0.left_of.g1"]}, {"fail": ["g0.left_of.g1", "background"]},
+    script = {"critiques": [{"fail": ["g1.object"]}, {"fail": ["g0.left_of.g1", "background"]},
                             {"pass": "all"}, {"fail": ["g1.object"]}]}
     res = run(tmp_path, shapes_engine, script, checkpointer)
     nodes = res.state["nodes"]
@@ -93,7 +93,7 @@ def test_near_miss_makes_variations_and_keeps_the_best(tmp_path, shapes_engine, 
 
 
 def test_budget_stop_never_exceeds_the_budget(tmp_path, shapes_engine, checkpointer):
-    script = {"critiques": [{"fail": ["g0.left_of.g1"]}]}  # always a near miss
+    script = {"critiques": [{"fail": ["g1.object"]}]}  # always a near miss
     res = run(tmp_path, shapes_engine, script, checkpointer, budget=5)
     assert res.status == "budget" and res.state["spend"]["generations"] == 5
     made = [n for n in res.state["nodes"].values() if n.get("image")]
@@ -102,11 +102,22 @@ def test_budget_stop_never_exceeds_the_budget(tmp_path, shapes_engine, checkpoin
     assert res.best is not None and res.best_image.is_file()
 
 
-def test_plateau_stop(tmp_path, shapes_engine, checkpointer):
+def test_plateau_stops_a_run_without_a_generation_budget(tmp_path, shapes_engine, checkpointer):
     script = {"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}}]}
-    res = run(tmp_path, shapes_engine, script, checkpointer, budget=20, policy={"plateau_k": 3})
+    spec = RunSpec(brief=BRIEF, budget={"generations": None, "seconds": 3600}, policy={"plateau_k": 3})
+    res = start_run(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
     assert res.status == "plateau" and res.state["since_best"] >= 3
     assert res.state["spend"]["generations"] < 20
+
+
+def test_plateau_with_a_generation_budget_starts_new_images(tmp_path, shapes_engine, checkpointer):
+    script = {"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}}]}
+    res = run(tmp_path, shapes_engine, script, checkpointer, budget=10, policy={"plateau_k": 3})
+    assert res.status == "budget" and res.state["spend"]["generations"] == 10
+    restarts = [n for n in res.state["nodes"].values() if n.get("parent") == ROOT]
+    assert len(restarts) >= 2  # the first image, then fresh ones once the plateau set in
+    reasons = [e.get("reason", "") for e in events(res) if e["node"] == "decide"]
+    assert any(r.startswith("plateau") for r in reasons)
 
 
 def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_engine, checkpointer):
@@ -144,8 +155,8 @@ def newest(res) -> dict:
 
 def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
     script = {"critiques": [
-        {"fail": ["g0.left_of.g1"]},                                                  # n1: a near miss
-        {"fail": ["g0.left_of.g1", "g1.object"]}, {"fail": ["g0.left_of.g1"]}, {"fail": ["background"]},  # n2-n4
+        {"fail": ["g0.object"]},                                                      # n1: a near miss
+        {"fail": ["g0.object", "g1.object"]}, {"fail": ["g0.object"]}, {"fail": ["background"]},  # n2-n4
         {"pass": "all"},                                                              # n5, after the pick
         {"fail": ["g0.object"]},                                                      # n6, after feedback
         {"pass": "all"},                                                              # n7, a region redo
@@ -156,7 +167,7 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
     with runner:
         res = runner.stream(initial, recursion_limit(spec.budget))
         assert res.status == "waiting" and res.interrupt["node"] == "n1"
-        assert {v["id"] for v in res.interrupt["verdicts"] if not v["passed"]} == {"g0.left_of.g1"}
+        assert {v["id"] for v in res.interrupt["verdicts"] if not v["passed"]} == {"g0.object"}
         res = runner.answer({"action": "continue"})  # the agent decides: variations for a near miss
         variations = [v["node"] for v in res.interrupt["variations"]]
         assert variations == ["n3", "n4", "n2"]  # best first: ties keep their order

@@ -103,7 +103,7 @@ def test_unreadable_run_folder_exits_2(tmp_path, setup, message):
 
 
 def test_chat_over_stdin_records_the_pick(cli, tmp_path, shapes_model_dir):
-    steps = [{"fail": ["g0.left_of.g1"]}, {"fail": ["g1.object"]}, {"fail": ["g0.left_of.g1"]},
+    steps = [{"fail": ["g0.object"]}, {"fail": ["g1.object"]}, {"fail": ["g0.object"]},
              {"fail": ["background"]}, {"pass": "all"}]
     answers = "\n".join(["", "pick n2", "a"]) + "\n"  # continue, pick the critic's second, accept
     r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--model", str(shapes_model_dir),
