@@ -58,18 +58,25 @@ def detector_on_labels(path: Path, root: Path) -> dict | None:
 
     from tools.shapes.parse import parse_brief
 
-    total = agree = 0
-    images = 0
+    total = agree = images = same_verdict = 0
+    by_kind: dict[str, list[int]] = {}
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         b = parse_brief(rec["brief"])
+        kinds = {r.id: r.kind for r in b.requirements()}
         res = check(b, b.requirements(), detect(Image.open(root / rec["image"]).convert("RGB")))
         for r in res.results:
             if r.id in rec["labels"]:
-                total += 1
-                agree += r.passed == rec["labels"][r.id]
+                hit = r.passed == rec["labels"][r.id]
+                total, agree = total + 1, agree + hit
+                k = by_kind.setdefault(kinds[r.id], [0, 0])
+                k[0], k[1] = k[0] + hit, k[1] + 1
+        # The verdict that matters to a run: is every requirement met?
+        same_verdict += res.all_passed == all(rec["labels"].values())
         images += 1
-    return {"images": images, "requirements": total, "agreement": agree / max(1, total)}
+    return {"images": images, "requirements": total, "agreement": agree / max(1, total),
+            "all_correct_verdict_agreement": same_verdict / max(1, images),
+            "by_kind": {k: {"agreement": a / n, "requirements": n} for k, (a, n) in sorted(by_kind.items())}}
 
 
 def colour_hits(brief, det: Detection) -> tuple[int, int]:
@@ -202,6 +209,7 @@ def show(r: dict) -> None:
     if r["detector_on_labelled_outputs"]:
         d = r["detector_on_labelled_outputs"]
         t.add_row("detector vs hand labels on model outputs", f"{d['agreement']:.1%} ({d['images']} images)")
+        t.add_row("  same all-correct verdict per image", f"{d['all_correct_verdict_agreement']:.1%}")
     for k in (1, 2, 3):
         s = r["single_shot"][f"{k}_object"]
         t.add_row(f"single-shot all-correct, {k} object(s)", f"{s['all_correct']:.1%} (req. {s['requirement_accuracy']:.1%})")
