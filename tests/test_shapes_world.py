@@ -211,3 +211,25 @@ def test_background_checked_and_scores_are_fractions():
 def test_vocabulary_meets_the_minimums():
     assert len(COLOURS) >= 6 and len(SHAPES) >= 4 and "circle" in SHAPES and "triangle" in SHAPES
     assert Region(x0=0, y0=0, x1=0.5, y1=0.5).area == 0.25
+
+
+def test_relation_fix_moves_the_object_that_can_move_to_a_free_place():
+    from tools.shapes.check import check
+    from tools.shapes.detect import DetectedObject, Detection
+
+    # The orange square sits at the top: nothing fits above it, so the orange square moves below
+    # the white one instead, to a place that overlaps neither object.
+    white = DetectedObject("white", "square", "large", (0.10, 0.60, 0.40, 0.92), 0.09, 0.95)
+    orange = DetectedObject("orange", "square", "small", (0.65, 0.12, 0.81, 0.28), 0.03, 0.95)
+    b = parse_brief("a white square above an orange square, red background")
+    res = check(b, b.requirements(), Detection("red", (white, orange)))
+    remove, add = res.defects
+    assert remove.kind == "remove" and remove.group == 1 and add.kind == "add" and add.group == 1
+    assert add.region.center[1] - white.center[1] > 0.1  # below the white square, with the margin
+    for o in (white, orange):
+        x0, y0, x1, y1 = o.box
+        assert not (add.region.x0 < x1 and x0 < add.region.x1 and add.region.y0 < y1 and y0 < add.region.y1)
+    # A subject whose position the brief pins stays put; the other object moves.
+    b = parse_brief("a white square at bottom left above an orange square, red background")
+    res = check(b, b.requirements(), Detection("red", (white, orange)))
+    assert all(d.group == 1 for d in res.defects if d.requirement_ids == ("g0.above.g1",))

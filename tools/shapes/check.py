@@ -259,13 +259,52 @@ def _check_relation(scene: _Scene, req: Requirement, gi: int, spec: dict,
     if not bad:
         return RequirementResult(req.id, True, f"{_where(a_inst)} is {rel} {_where(b_inst)}")
     a, b = bad[0]
-    # Move the subject next to the object, on the side the relation names.
-    gap = a.side / 2 + b.side / 2 + 0.1
-    dx, dy = {"left of": (-gap, 0), "right of": (gap, 0), "above": (0, -gap), "below": (0, gap)}[rel]
-    target = _square_at(b.center[0] + dx, b.center[1] + dy, max(a.side, _target_side(a_g)))
-    defects.append(Defect("remove", _box_region(a.box), f"remove {a.describe()}", gi, (req.id,)))
-    defects.append(Defect("add", target, f"add {a_g.phrase()} {rel} the {b_g.noun()}", gi, (req.id,)))
+    move = _relation_move(scene, rel, (a, a_g, gi), (b, b_g, other))
+    if move is None:  # nowhere free: the old way, the subject next to the object
+        gap = a.side / 2 + b.side / 2 + 0.1
+        dx, dy = _SIDES[rel]
+        move = (a, a_g, gi, _square_at(b.center[0] + dx * gap, b.center[1] + dy * gap,
+                                       max(a.side, _target_side(a_g))), rel, b_g)
+    moved, g_moved, g_index, target, how, anchor = move
+    defects.append(Defect("remove", _box_region(moved.box), f"remove {moved.describe()}", g_index, (req.id,)))
+    defects.append(Defect("add", target, f"add {g_moved.phrase()} {how} the {anchor.noun()}", g_index,
+                          (req.id,)))
     return RequirementResult(req.id, False, f"{a.describe()} is not {rel} {b.describe()}", target)
+
+
+_SIDES = {"left of": (-1, 0), "right of": (1, 0), "above": (0, -1), "below": (0, 1)}
+_INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+
+
+def _relation_move(scene: _Scene, rel: str, subject: tuple, obj: tuple):
+    """Where to move one of the two objects so that the relation holds: a place inside the image,
+    clear of every other object, far enough to pass with the checker's margin. The subject moves
+    first, unless its position is pinned by the brief; then the object moves to the opposite side.
+    Returns (moved object, its group, group index, target region, relation it takes, anchor group)."""
+    (a, a_g, ai), (b, b_g, bi) = subject, obj
+    plans = [(a, a_g, ai, b, rel, b_g), (b, b_g, bi, a, _INVERSE[rel], a_g)]
+    plans.sort(key=lambda p: p[1].position is not None)  # a pinned object stays where it is
+    for moved, g, gi, anchor, how, anchor_g in plans:
+        side = max(moved.side, _target_side(g)) if g.size else moved.side  # keep its size unless one is asked
+        others = [o for o in scene.det.objects if o is not moved]
+        dx, dy = _SIDES[how]
+        for gap_extra in (0.08, 0.14, 0.04):
+            gap = moved.side / 2 + anchor.side / 2 + gap_extra
+            for shift in (0.0, 0.2, -0.2, 0.35, -0.35):  # slide across the relation's axis
+                cx = anchor.center[0] + dx * gap + (shift if dx == 0 else 0)
+                cy = anchor.center[1] + dy * gap + (shift if dy == 0 else 0)
+                target = _square_at(cx, cy, side)
+                if not relation_holds(how, target.center, anchor.center):
+                    continue
+                if any(_overlaps(target, o.box) for o in others):
+                    continue
+                return moved, g, gi, target, how, anchor_g
+    return None
+
+
+def _overlaps(region: Region, box: tuple[float, float, float, float]) -> bool:
+    x0, y0, x1, y1 = box
+    return region.x0 < x1 and x0 < region.x1 and region.y0 < y1 and y0 < region.y1
 
 
 def _merge(defects: list[Defect]) -> list[Defect]:
