@@ -15,7 +15,7 @@ from tools.engine.guides import COLOUR_NAMES, SURROUNDINGS
 
 # Blob side as a share of the region's side. A region is a grid cell or an object's box with a
 # margin around it; a blob much smaller than the object it stands for gets painted over as noise.
-SIZE_WORDS = {"small": 0.6, "tiny": 0.5, "little": 0.6, "large": 0.85, "big": 0.85, "huge": 0.9}
+SIZE_WORDS = {"small": 0.55, "tiny": 0.5, "little": 0.55, "large": 0.85, "big": 0.85, "huge": 0.9}
 DEFAULT_SIZE = 0.7
 _WORD = re.compile(r"[a-z]+")
 

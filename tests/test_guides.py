@@ -13,7 +13,7 @@ from tools.engine.masks import region_mask
 def test_prompt_names_object_colour_size_and_background():
     # The region is filled from its surroundings (what it must blend into), then the blob goes in.
     assert guide_for("a small red circle at top left, yellow background") == \
-        {"size": 0.6, "colour": "red", "background": "surroundings"}
+        {"size": 0.55, "colour": "red", "background": "surroundings"}
     assert guide_for("two large navy squares") == {"size": 0.85, "colour": "navy", "background": "surroundings"}
     assert guide_for("yellow background") == {"size": 0.7, "background": "surroundings"}  # a removal: fill only
     assert guide_for("a dog on a sofa") is None  # no colour named: repaint from noise
