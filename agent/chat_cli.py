@@ -5,6 +5,7 @@ variations; the person answers with one line:
 
     a | accept            accept this image
     <enter> | c           let the agent decide the next move
+    v | vary [strength]   variations of this image to pick from (default strength 0.35)
     p n5 | pick n5        pick a variation (recorded in picks.jsonl as a preference)
     r x0 y0 x1 y1 [text]  redo a region (fractions of the image), optionally saying what goes there
     s | stop              stop here (the best image is kept)
@@ -36,6 +37,8 @@ def parse_answer(line: str) -> dict[str, Any]:
         return {"action": "stop"}
     if word in ("p", "pick"):
         return {"action": "pick", "node": rest.strip()}
+    if word in ("v", "vary"):
+        return {"action": "vary", "strength": rest.strip() or None}
     if word in ("r", "region"):
         parts = rest.split()
         return {"action": "region", "region": parts[:4], "prompt": " ".join(parts[4:]) or None}
@@ -90,7 +93,8 @@ def register(app: typer.Typer, *, guarded, progress, print_result, exit_code) ->
             while res.interrupt is not None:
                 show_question(res.interrupt, res.run_dir)
                 try:
-                    line = Prompt.ask("[a]ccept · [enter] continue · p NODE · r x0 y0 x1 y1 [what] · s · or feedback",
+                    line = Prompt.ask("[a]ccept · [enter] continue · v [strength] · p NODE · r x0 y0 x1 y1 [what] · s"
+                                      " · or feedback",
                                       default="", show_default=False)
                 except EOFError:  # input ended (a pipe, Ctrl-D): stop here, keeping the best image
                     line = "stop"

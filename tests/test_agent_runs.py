@@ -197,6 +197,32 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
     assert picks[0]["node_ids"] == {"chosen": "n4", "rejected": ["n3", "n2"]}
 
 
+def test_chat_vary_makes_variations_to_pick_from(tmp_path, shapes_engine, checkpointer):
+    # The exact failure is a relation: the agent alone would rebuild, but the person asks for
+    # variations, picks one, and the pick is recorded with the critic's own preference.
+    script = {"critiques": [{"fail": ["g0.left_of.g1"]}, {"fail": ["g0.left_of.g1"]}, {"pass": "all"},
+                            {"fail": ["g0.left_of.g1", "g1.object"]}]}
+    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, mode="chat")
+    runner, initial = prepare_run(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
+                                  checkpointer=checkpointer)
+    with runner:
+        runner.stream(initial, recursion_limit(spec.budget))
+        res = runner.answer({"action": "vary", "strength": "2"})  # out of range: asked again
+        assert "strength" in res.interrupt["error"]
+        res = runner.answer({"action": "vary", "strength": "0.5"})
+        sibs = children(res.state["nodes"], "n1")
+        assert sibs == ["n2", "n3", "n4"]
+        assert {res.state["nodes"][i]["action"]["kind"] for i in sibs} == {"variations"}
+        assert res.state["nodes"]["n2"]["action"]["strength"] == 0.5
+        assert res.state["nodes"]["n2"]["action"]["source"] == "human"
+        assert [v["node"] for v in res.interrupt["variations"]][0] == "n3"  # the critic's favourite first
+        res = runner.answer({"action": "pick", "node": "n2"})
+        res = runner.answer({"action": "stop"})
+    pick = json.loads((res.run_dir / "picks.jsonl").read_text())
+    nodes = res.state["nodes"]
+    assert pick["chosen"] == nodes["n2"]["image"] and pick["critic_preference"] == nodes["n3"]["image"]
+
+
 def test_report_shows_tree_checklist_and_best_path(tmp_path, shapes_engine):
     script = {"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}}, {"pass": "all"}]}
     res = run(tmp_path, shapes_engine, script, "sqlite")

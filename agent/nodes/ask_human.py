@@ -8,6 +8,7 @@ its start. Answers (the value passed with ``Command(resume=...)``):
     {"action": "feedback", "text": "..."}         a rewrite hint (and a requirement, where the critic can check it)
     {"action": "pick", "node": "n5"}              choose one of the last variations (recorded as a preference)
     {"action": "region", "region": [x0, y0, x1, y1], "prompt": "..."}   redo a region (prompt optional)
+    {"action": "vary", "strength": 0.35}          variations of the current image (strength optional), to pick from
     {"action": "stop"}
 """
 from __future__ import annotations
@@ -21,10 +22,10 @@ from pydantic import ValidationError
 from agent.contracts import Action, Region, Requirement
 from agent.context import RunContext
 from agent.nodes.common import emit, load_critique
-from agent.policy import stop_check
+from agent.policy import inpaint_strength, stop_check
 from agent.state import RunState, node_score
 
-ANSWERS = ("accept", "continue", "feedback", "pick", "region", "stop")
+ANSWERS = ("accept", "continue", "feedback", "pick", "region", "stop", "vary")
 
 
 def _siblings(state: RunState) -> list[str]:
@@ -96,6 +97,18 @@ def ask_human(state: RunState, runtime: Runtime[RunContext]):
             "checklist": state["checklist"] + [r.model_dump(mode="json") for r in extra],
             "pending": action.to_state(), "next_seed": state.get("next_seed", 0) + 1, "step": step,
             "decision": {"job": "prompt", "reason": f"feedback: {text}"}})
+    if kind == "vary":
+        cfg = ctx.policy
+        try:
+            strength = float(answer.get("strength") or cfg.variation_strength)
+            n = int(min(cfg.variations_n, _remaining_images(state, ctx.budget)))
+            first = state.get("next_seed", 0)
+            action = Action(kind="variations", n=n, strength=strength, source="human",
+                            reason=f"the person asked for {n} variations", seeds=[first + i for i in range(n)])
+        except (TypeError, ValueError, ValidationError) as exc:
+            return retry(f"vary takes an optional strength in (0, 1] ({exc})")
+        return Command(goto="generate", update={"pending": action.to_state(), "next_seed": first + n,
+                                                "step": step, "decision": {"reason": action.reason}})
     # region
     try:
         x0, y0, x1, y1 = (float(v) for v in answer.get("region", []))
@@ -103,7 +116,7 @@ def ask_human(state: RunState, runtime: Runtime[RunContext]):
     except (TypeError, ValueError, ValidationError) as exc:
         return retry(f"a region is four numbers x0 y0 x1 y1 between 0 and 1 with x0 < x1 and y0 < y1 ({exc})")
     prompt = answer.get("prompt") or None
-    action = Action(kind="inpaint", regions=[region], prompt=prompt, strength=ctx.policy.inpaint_strength,
+    action = Action(kind="inpaint", regions=[region], prompt=prompt, strength=inpaint_strength(ctx.policy),
                     source="human", reason="the person marked this region", seeds=[state.get("next_seed", 0)])
     goto = "generate" if prompt else "rewrite_prompt"
     return Command(goto=goto, update={"pending": action.to_state(), "next_seed": state.get("next_seed", 0) + 1,
@@ -126,3 +139,8 @@ def _pick(state: RunState, runtime: Runtime[RunContext], answer: dict, step: int
     })
     return Command(goto="decide", update={"current": chosen, "step": step, "decision": {},
                                           "counters": {"human_picks": 1}})
+
+
+def _remaining_images(state: RunState, budget: dict) -> float:
+    cap = budget.get("generations")
+    return float("inf") if cap is None else cap - state.get("spend", {}).get("generations", 0)
