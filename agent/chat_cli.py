@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.prompt import Prompt
 from rich.table import Table
 
@@ -93,11 +94,13 @@ def register(app: typer.Typer, *, guarded, progress, print_result, exit_code) ->
             while res.interrupt is not None:
                 show_question(res.interrupt, res.run_dir)
                 try:
-                    line = Prompt.ask("[a]ccept · [enter] continue · v [strength] · p NODE · r x0 y0 x1 y1 [what] · s"
-                                      " · or feedback",
+                    line = Prompt.ask(escape("[a]ccept · [enter] continue · v [strength] · p NODE · "
+                                             "r x0 y0 x1 y1 [what] · s · or feedback"),
                                       default="", show_default=False)
-                except EOFError:  # input ended (a pipe, Ctrl-D): stop here, keeping the best image
-                    line = "stop"
+                except EOFError:  # input ended (a pipe, Ctrl-D): leave the question open for later
+                    console.print(f"left waiting at {res.interrupt['node']}; go on with "
+                                  f"[bold]sculpt chat --resume {res.run_dir}[/]")
+                    raise typer.Exit(exit_code("waiting"))
                 res = runner.answer(parse_answer(line))
         print_result(res)
         raise typer.Exit(exit_code(res.status))

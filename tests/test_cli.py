@@ -111,3 +111,17 @@ def test_chat_over_stdin_records_the_pick(cli, tmp_path, shapes_model_dir):
     assert r.exit_code == 0, r.output
     picks = [json.loads(line) for line in (only_run(tmp_path) / "picks.jsonl").read_text().splitlines()]
     assert len(picks) == 1 and picks[0]["node_ids"]["chosen"] == "n2"
+
+
+def test_chat_input_ending_leaves_the_question_open_for_resume(tmp_path, shapes_model_dir):
+    steps = [{"fail": ["g0.object"]}, {"fail": ["g0.object"]}, {"pass": "all"}, {"fail": ["g1.object"]}]
+    common = ["--model", str(shapes_model_dir), "-q"]
+    r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--out", str(tmp_path / "runs"),
+                                 *common], input="v\n")  # vary, then the input ends
+    assert r.exit_code == 3 and "sculpt chat --resume" in r.output, r.output
+    run = only_run(tmp_path)
+    assert not (run / "picks.jsonl").exists()
+    r = CliRunner().invoke(app, ["chat", "--resume", str(run), *common], input="p n3\na\n")
+    assert r.exit_code == 0, r.output
+    pick = json.loads((run / "picks.jsonl").read_text())
+    assert pick["node_ids"]["chosen"] == "n3"
