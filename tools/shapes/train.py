@@ -12,8 +12,6 @@ import argparse
 import json
 import math
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -28,13 +26,11 @@ from tools.shapes.model import (
     build_tokenizer,
     build_unet,
     build_vae,
-    save_pipeline,
-    ShapesComponents,
 )
 from tools.errors import LayoutError
 from tools.shapes.render import render
 from tools.shapes.sample import random_brief
-from tools.shapes.vocab import COLOURS
+from tools.shapes.export import export, snapshot_path
 
 # Share of 1-, 2- and 3-object scenes in the training data: multi-object binding is the hard part.
 DIFFICULTY_MIX = (0.25, 0.40, 0.35)
@@ -227,8 +223,12 @@ def preview(unet, text_encoder, tokenizer, vae, scale: float, cfg, work: Path, s
 def train_unet(args, cfg: ShapesModelConfig, work: Path, device: torch.device, tokenizer) -> None:
     final = work / "unet_final.pt"
     if final.exists():
-        log("unet: done already")
-        return
+        done = torch.load(final, weights_only=False).get("steps", 0)
+        if done >= args.steps:
+            log("unet: done already")
+            return
+        # A longer schedule than the finished one: go on from the last checkpoint.
+        log(f"unet: finished at {done} steps; continuing to {args.steps}")
     data = np.load(work / "latents.npz")
     means, stds, ids = (torch.from_numpy(data[k].astype(np.float32 if k != "ids" else np.int64))
                         for k in ("means", "stds", "ids"))
@@ -315,44 +315,6 @@ def train_unet(args, cfg: ShapesModelConfig, work: Path, device: torch.device, t
     log("unet: finished")
 
 
-def snapshot_path(work: Path, step: int) -> Path:
-    return work / f"unet_step_{step:06d}.pt"
-
-
-# -- stage 4: export ------------------------------------------------------------------------------
-def export(args, cfg: ShapesModelConfig, work: Path, tokenizer) -> None:
-    vae = build_vae(cfg)
-    vae.load_state_dict(torch.load(work / "vae_final.pt", weights_only=False)["model"])
-    vae.register_to_config(scaling_factor=float(np.load(work / "latents.npz")["scale"]))
-    if args.from_step:
-        source = snapshot_path(work, args.from_step)
-        if not source.exists():
-            have = sorted(int(p.stem.split("_")[-1]) for p in work.glob("unet_step_*.pt"))
-            raise SystemExit(f"no snapshot at step {args.from_step} in {work}; snapshots: {have or 'none'}")
-    else:
-        source = work / "unet_final.pt" if (work / "unet_final.pt").exists() else work / "unet_ckpt.pt"
-    state = torch.load(source, weights_only=False)
-    unet, text = build_unet(cfg), build_text_encoder(cfg, len(tokenizer))
-    unet.load_state_dict(state.get("ema_unet", state["unet"]))
-    text.load_state_dict(state.get("ema_text", state["text"]))
-    out = Path(args.out)
-    save_pipeline(ShapesComponents(vae=vae, unet=unet, text_encoder=text, tokenizer=tokenizer,
-                                   scheduler=build_scheduler(), config=cfg), out)
-    info = {
-        "config": cfg.to_dict(), "seed": args.seed, "unet_steps": state.get("steps", state.get("step")),
-        "unet_seconds": round(state.get("seconds", 0.0)), "vae_steps": args.vae_steps,
-        "batch": args.batch, "lr": args.lr, "ema": args.ema, "data_size": args.data_size,
-        "device": str(args.device), "threads": torch.get_num_threads(), "cpu": platform.processor(),
-        "torch": torch.__version__, "command": "python -m tools.shapes.train " + " ".join(sys.argv[1:]),
-        "exported_from": source.name,
-    }
-    (out / "training.json").write_text(json.dumps(info, indent=2))
-    # Recommended sampling settings, read by the engine when the folder is loaded.
-    (out / "sculpt.json").write_text(json.dumps({"steps": args.sample_steps, "guidance": args.guidance,
-                                                 "palette": {k: list(v) for k, v in COLOURS.items()}}, indent=2))
-    log(f"exported the pipeline to {out}")
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", default=".cache/shapes-train", help="checkpoints and data (not in git)")
@@ -403,7 +365,7 @@ def main(argv=None) -> None:
     if args.stage in ("all", "unet"):
         train_unet(args, cfg, work, device, tokenizer)
     if args.stage in ("all", "export"):
-        export(args, cfg, work, tokenizer)
+        log(f"exported the pipeline to {export(args, cfg, work, tokenizer)}")
 
 
 if __name__ == "__main__":
