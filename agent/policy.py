@@ -219,7 +219,7 @@ def decide(state: RunState, cfg: PolicyConfig, budget: dict) -> Decision:
     stop = stop_check(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop[0], reason=stop[1])
-    remaining = _remaining(state, budget)
+    remaining = remaining_images(state, budget)
     if cur_id == ROOT or crit is None:
         action = Action(kind="txt2img", prompt=state["prompt"], negative_prompt=state.get("negative_prompt"))
         banned = is_banned(nodes[ROOT], action, cfg)
@@ -286,7 +286,8 @@ def decide(state: RunState, cfg: PolicyConfig, budget: dict) -> Decision:
                     notes=notes)
 
 
-def _remaining(state: RunState, budget: dict) -> float:
+def remaining_images(state: RunState, budget: dict) -> float:
+    """Images the generation budget still allows (inf without one)."""
     cap = budget.get("generations")
     return float("inf") if cap is None else cap - state.get("spend", {}).get("generations", 0)
 

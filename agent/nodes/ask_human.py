@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from agent.contracts import Action, Region, Requirement
 from agent.context import RunContext
 from agent.nodes.common import emit, load_critique
-from agent.policy import inpaint_strength, stop_check
+from agent.policy import inpaint_strength, remaining_images, stop_check
 from agent.state import RunState, node_score
 
 ANSWERS = ("accept", "continue", "feedback", "pick", "region", "stop", "vary")
@@ -101,7 +101,7 @@ def ask_human(state: RunState, runtime: Runtime[RunContext]):
         cfg = ctx.policy
         try:
             strength = float(answer.get("strength") or cfg.variation_strength)
-            n = int(min(cfg.variations_n, _remaining_images(state, ctx.budget)))
+            n = int(min(cfg.variations_n, remaining_images(state, ctx.budget)))
             first = state.get("next_seed", 0)
             action = Action(kind="variations", n=n, strength=strength, source="human",
                             reason=f"the person asked for {n} variations", seeds=[first + i for i in range(n)])
@@ -139,8 +139,3 @@ def _pick(state: RunState, runtime: Runtime[RunContext], answer: dict, step: int
     })
     return Command(goto="decide", update={"current": chosen, "step": step, "decision": {},
                                           "counters": {"human_picks": 1}})
-
-
-def _remaining_images(state: RunState, budget: dict) -> float:
-    cap = budget.get("generations")
-    return float("inf") if cap is None else cap - state.get("spend", {}).get("generations", 0)
