@@ -1,26 +1,25 @@
 """What nodes get through LangGraph's runtime context: dependencies, never state.
 
-The engine, the critic, the rewriter, the run folder and the clock live here, so the checkpointed
-state holds only JSON-able data and a resumed run is rebuilt from run.json.
+The engine, the critic, the rewriter, the run folder, the spec and the clock live here, so the
+checkpointed state holds only JSON-able data and a resumed run is rebuilt from run.json by the
+run lifecycle (agent/lifecycle.py). A graph started without a context (LangGraph Studio,
+``langgraph dev``) gets the shapes world's: the built-in model, the exact critic, a run folder
+under ``runs/``.
 """
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+from langgraph.runtime import Runtime
+
 from agent.critics.base import Critic
-from agent.policy import PolicyConfig
 from agent.rewriters.base import Rewriter
+from agent.spec import RunSpec
 from agent.store import RunStore
-
-
-@dataclass
-class GenerationSettings:
-    steps: int | None = None  # None: the checkpoint's recommended or the engine's default
-    guidance: float | None = None
-    width: int | None = None
-    height: int | None = None
 
 
 @dataclass
@@ -29,11 +28,41 @@ class RunContext:
     critic: Critic
     rewriter: Rewriter
     store: RunStore
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    # The run's limits (generations, seconds, usd, tokens). Configuration, not state: a resumed
-    # run may be given more, and the checkpoint need not change for it.
-    budget: dict[str, float | None] = field(default_factory=lambda: {"generations": 8})
-    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    spec: RunSpec
     clock: Callable[[], float] = time.monotonic
     # Called with each event as it is written, for progress display; must not raise.
     on_event: Callable[[dict], None] | None = None
+
+    @property
+    def policy(self):
+        return self.spec.policy
+
+    @property
+    def budget(self):
+        return self.spec.budget
+
+
+_DEFAULTS: dict[str, RunContext] = {}
+_DEFAULTS_LOCK = threading.Lock()
+
+
+def context_of(runtime: Runtime[RunContext], state: dict) -> RunContext:
+    """The run's context, or the shapes world's for a graph started without one (LangGraph Studio)."""
+    if runtime.context is not None:
+        return runtime.context
+    run_id = state.get("run_id") or "studio"
+    with _DEFAULTS_LOCK:
+        if run_id not in _DEFAULTS:
+            _DEFAULTS[run_id] = _shapes_world_context(run_id, state.get("brief") or "")
+        return _DEFAULTS[run_id]
+
+
+def _shapes_world_context(run_id: str, brief: str) -> RunContext:
+    from agent.components import build_components
+
+    spec = RunSpec(brief=brief or "-")
+    root = Path("runs") / run_id
+    store = RunStore.open(root) if (root / "run.json").is_file() else RunStore.create(Path("runs"), run_id, {
+        "spec": spec.to_json()})
+    engine, critic, rewriter = build_components(spec)
+    return RunContext(engine=engine, critic=critic, rewriter=rewriter, store=store, spec=spec)

@@ -9,17 +9,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tools.contracts import Region, Requirement
+from tools.contracts import Defect, Region, Requirement
 
 __all__ = [
     "Region", "Requirement", "Verdict", "Defect", "Usage", "Recommendation", "Critique", "Ranking",
-    "DriftReport", "Action", "ACTION_KINDS",
+    "DriftReport", "Action", "ToolKind",
 ]
 
-ACTION_KINDS = ("txt2img", "img2img", "inpaint", "variations", "rewrite_prompt", "backtrack", "accept",
-                "ask_human")
-ActionKind = Literal["txt2img", "img2img", "inpaint", "variations", "rewrite_prompt", "backtrack", "accept",
-                     "ask_human"]
+# What a critic may recommend: an image tool, or a move of the agent's own.
+RecommendedKind = Literal["txt2img", "img2img", "inpaint", "variations", "rewrite_prompt", "backtrack", "accept",
+                          "ask_human"]
+# What the engine can carry out: the four image tools.
+ToolKind = Literal["txt2img", "img2img", "inpaint", "variations"]
 
 
 class Usage(BaseModel):
@@ -56,20 +57,10 @@ class Verdict(BaseModel):
     region: Region | None = None  # where the fix belongs, for a local failure
 
 
-class Defect(BaseModel):
-    """Something to change: add or replace an object in a region, remove one, or a global fault."""
-
-    kind: Literal["add", "remove", "replace", "global"] = "replace"
-    description: str
-    region: Region | None = None
-    requirement_ids: list[str] = Field(default_factory=list)
-    prompt: str | None = None  # what belongs in the region, when the critic knows
-
-
 class Recommendation(BaseModel):
     """The critic's own suggestion for the next move; the decision rules validate it."""
 
-    kind: ActionKind
+    kind: RecommendedKind
     strength: float | None = None
     region: Region | None = None
     prompt: str | None = None
@@ -135,18 +126,22 @@ class DriftReport(BaseModel):
 
 
 class Action(BaseModel):
-    """A validated next move. Parameters are checked here so a bad recommendation never runs."""
+    """One image tool call, validated, so a bad recommendation or answer never runs.
+
+    Decided by the policy (or a person), completed on the way (a rewritten prompt, seeds), and
+    recorded on the nodes it made exactly as the engine carried it out.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: ActionKind
-    prompt: str | None = None
+    kind: ToolKind
+    prompt: str | None = None  # None until decided: the node's own prompt, or a rewrite
     negative_prompt: str | None = None
     strength: float | None = None
-    n: int | None = None
-    regions: list[Region] = Field(default_factory=list)
+    n: int | None = None  # variations
+    regions: list[Region] = Field(default_factory=list)  # inpaint: the first is where a guide draws
+    guide: dict[str, Any] | None = None  # inpaint: the colours that prime the region (tools/engine/guides.py)
     seeds: list[int] = Field(default_factory=list)
-    target: str | None = None  # node id, for backtrack
     reason: str = ""
     source: Literal["rules", "critic", "human"] = "rules"
 
@@ -166,37 +161,16 @@ class Action(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> "Action":
-        if self.kind == "img2img" and self.strength is None:
-            raise ValueError("img2img needs a strength")
+        if self.kind in ("img2img", "variations", "inpaint") and self.strength is None:
+            raise ValueError(f"{self.kind} needs a strength")
         if self.kind == "inpaint" and not self.regions:
             raise ValueError("inpaint needs at least one region")
-        if self.kind == "backtrack" and not self.target:
-            raise ValueError("backtrack needs a target node")
         return self
 
     @property
     def generations(self) -> int:
         """Images this action will make: the unit the generation budget counts."""
-        if self.kind in ("txt2img", "img2img", "inpaint"):
-            return 1
-        if self.kind == "variations":
-            return self.n or 1
-        return 0
-
-    def key(self, with_seed: bool = True, with_prompt: bool = True) -> str:
-        """A canonical description used by the tabu list: same key, same action."""
-        parts = [self.kind]
-        if with_prompt and self.prompt is not None:
-            parts.append(f"p={self.prompt}")
-        if self.strength is not None:
-            parts.append(f"s={self.strength:.2f}")
-        if self.n is not None:
-            parts.append(f"n={self.n}")
-        if self.regions:
-            parts.append("r=" + ";".join(",".join(f"{v:.2f}" for v in r.as_tuple()) for r in self.regions))
-        if with_seed and self.seeds:
-            parts.append("seed=" + ",".join(map(str, self.seeds)))
-        return "|".join(parts)
+        return (self.n or 1) if self.kind == "variations" else 1
 
     def to_state(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)

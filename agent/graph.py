@@ -1,8 +1,9 @@
-"""The graph: wiring only. Nodes live in agent/nodes/, decisions in agent/policy.py.
+"""The graph: wiring only. Nodes live in agent/nodes/, decisions in agent/policy/.
 
- plan -> decide -> [rewrite_prompt ->] generate -> critique -> select -> decide ...
-                                                           \\-> backtrack -> decide
- decide -> finish (accept, budget, plateau); critique -> finish (critic unusable)
+ START -> enter -> plan -> decide -> [rewrite_prompt ->] generate -> critique -> select -> decide ...
+            |                                                                 \\-> backtrack -> decide
+            \\-> (a finished run re-entered) decide | critique | ask_human
+ decide -> finish (accept, budget, plateau, nothing left); critique -> finish (critic unusable)
  chat mode: select/backtrack -> ask_human (interrupt) -> decide | rewrite_prompt | generate | finish
 """
 from __future__ import annotations
@@ -19,12 +20,13 @@ from agent.nodes.ask_human import ask_human
 from agent.nodes.backtrack import backtrack
 from agent.nodes.critique import critique
 from agent.nodes.decide import decide
+from agent.nodes.enter import enter
 from agent.nodes.finish import finish
 from agent.nodes.generate import generate
 from agent.nodes.plan import plan
 from agent.nodes.rewrite import rewrite_prompt
 from agent.nodes.select import select
-from agent.state import RunState
+from agent.state import RunInput, RunState
 
 
 def timed(fn):
@@ -46,8 +48,9 @@ def timed(fn):
 
 
 def build_graph() -> StateGraph:
-    g = StateGraph(RunState, context_schema=RunContext)
-    g.add_node("plan", timed(plan))
+    g = StateGraph(RunState, input_schema=RunInput, context_schema=RunContext)
+    g.add_node("enter", enter, destinations=("plan", "decide", "critique", "ask_human"))
+    g.add_node("plan", timed(plan), destinations=("decide", "critique"))
     g.add_node("decide", timed(decide), destinations=("generate", "rewrite_prompt", "finish"))
     g.add_node("rewrite_prompt", timed(rewrite_prompt), destinations=("generate",))
     g.add_node("generate", timed(generate), destinations=("critique", "decide"))
@@ -57,8 +60,7 @@ def build_graph() -> StateGraph:
     g.add_node("ask_human", ask_human,
                destinations=("decide", "rewrite_prompt", "generate", "finish", "ask_human"))
     g.add_node("finish", timed(finish))
-    g.add_edge(START, "plan")
-    g.add_edge("plan", "decide")
+    g.add_edge(START, "enter")
     g.add_edge("finish", END)
     return g
 
@@ -67,5 +69,6 @@ def compile_graph(checkpointer=None):
     return build_graph().compile(checkpointer=checkpointer, name="sculpt")
 
 
-# For LangGraph Studio (langgraph.json): compiled without a checkpointer; the platform adds its own.
+# For LangGraph Studio (langgraph.json): compiled without a checkpointer (the platform adds its own)
+# and runnable with no context: nodes then use the shapes world (agent/context.py).
 studio_graph = compile_graph()

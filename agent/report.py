@@ -9,72 +9,75 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from agent.state import RunState, node_score, path_to
-from agent.store import RunStore, atomic_write
+from agent.store import RunStore
+from agent.tree import ROOT, Tree, TreeNode
+from tools.files import atomic_write
 
 _ENV = Environment(loader=PackageLoader("agent", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
-def _edge_label(node: dict[str, Any]) -> str:
-    a = node.get("action") or {}
-    kind = a.get("kind", "?")
-    bits = [kind]
-    if a.get("strength") is not None and kind != "inpaint":
-        bits.append(f"strength {a['strength']:g}")
-    if a.get("n"):
-        bits.append(f"n={a['n']}")
-    if a.get("regions"):
-        bits.append(f"{len(a['regions'])} region(s)")
+def edge_label(node: TreeNode) -> str:
+    """'variations · strength 0.35 · n=3': how a node was made, in a few words."""
+    a = node.action
+    if a is None:
+        return "your image" if node.image else "brief"
+    bits = [a.kind]
+    if a.strength is not None and a.kind != "inpaint":
+        bits.append(f"strength {a.strength:g}")
+    if a.n:
+        bits.append(f"n={a.n}")
+    if a.regions:
+        bits.append(f"{len(a.regions)} region(s)")
     return " · ".join(bits)
 
 
-def _critique_details(store: RunStore, node: dict[str, Any]) -> dict[str, Any]:
-    crit = node.get("critique")
-    if not crit or not crit.get("file"):
+def critique_details(store: RunStore, node: TreeNode) -> dict[str, Any]:
+    """Requirement id -> the full verdict (with evidence) of a node's critique."""
+    if node.critique is None or not node.critique.file:
         return {}
     try:
-        full = json.loads((store.root / crit["file"]).read_text())
+        full = json.loads((store.root / node.critique.file).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
     return {v["id"]: v for v in full.get("verdicts", [])}
 
 
-def _tree(nodes: dict[str, dict], best_path: set[str], store: RunStore, node_id: str) -> dict[str, Any]:
-    node = nodes[node_id]
-    children = sorted((i for i, n in nodes.items() if n.get("parent") == node_id),
-                      key=lambda i: int(i[1:]) if i[1:].isdigit() else 0)
-    regions = (node.get("action") or {}).get("regions") or []
+def _tree(tree: Tree, best_path: set[str], node_id: str) -> dict[str, Any]:
+    node = tree[node_id]
+    regions = node.action.regions if node.action else []
     return {
-        "id": node_id, "image": node.get("image"), "score": node_score(node), "outcome": node.get("outcome"),
-        "on_best_path": node_id in best_path, "edge": _edge_label(node) if node.get("parent") else "brief",
-        "reason": (node.get("action") or {}).get("reason", ""), "prompt": node.get("prompt"),
-        "seed": node.get("seed"), "lost": node.get("lost") or [], "error": node.get("critique_error"),
-        "regions": [{"left": r["x0"] * 100, "top": r["y0"] * 100, "width": (r["x1"] - r["x0"]) * 100,
-                     "height": (r["y1"] - r["y0"]) * 100} for r in regions],
-        "tabu": node.get("tabu") or [], "sibling_rank": node.get("sibling_rank"),
-        "children": [_tree(nodes, best_path, store, c) for c in children],
+        "id": node_id, "image": node.image, "score": node.score, "outcome": node.outcome,
+        "on_best_path": node_id in best_path, "edge": edge_label(node),
+        "reason": node.action.reason if node.action else "", "prompt": node.prompt,
+        "seed": node.seed, "lost": node.lost, "error": node.critique_error or "; ".join(node.tool_errors),
+        "regions": [{"left": r.x0 * 100, "top": r.y0 * 100, "width": (r.x1 - r.x0) * 100,
+                     "height": (r.y1 - r.y0) * 100} for r in regions],
+        "tabu": node.tabu, "sibling_rank": node.sibling_rank,
+        "children": [_tree(tree, best_path, c) for c in tree.children(node_id)],
     }
 
 
-def render_report(store: RunStore, state: RunState, budget: dict | None = None) -> str:
-    nodes = state.get("nodes", {})
+def render_report(store: RunStore, state: dict, budget: Any = None) -> str:
+    tree = Tree(state.get("nodes", {}))
+    nodes = {i: tree[i] for i in tree.ids()}
     best = state.get("best")
-    best_path = set(path_to(nodes, best)) if best else set()
-    imaged = sorted((i for i, n in nodes.items() if n.get("image")), key=lambda i: int(i[1:]))
-    verdicts = {i: _critique_details(store, nodes[i]) for i in imaged}
+    best_path = set(tree.path_to(best)) if best else set()
+    imaged = tree.imaged()
+    verdicts = {i: critique_details(store, nodes[i]) for i in imaged}
     checklist = state.get("checklist", [])
     matrix = [{"id": r["id"], "text": r["text"], "kind": r.get("kind"),
                "cells": [{"node": i, "v": verdicts[i].get(r["id"])} for i in imaged]} for r in checklist]
     events = store.events()
     info = store.info()
+    budget = budget.limits() if hasattr(budget, "limits") else (budget or {})
     return _ENV.get_template("report.html.j2").render(
-        state=state, info=info, budget=budget or info.get("budget") or {}, best=best, best_node=nodes.get(best) if best else None,
-        best_score=node_score(nodes[best]) if best else None, tree=_tree(nodes, best_path, store, "root")
-        if "root" in nodes else None, imaged=imaged, matrix=matrix, nodes=nodes,
+        state=state, info=info, budget=budget, best=best, best_node=nodes.get(best) if best else None,
+        best_score=nodes[best].score if best else None, tree=_tree(tree, best_path, ROOT)
+        if ROOT in tree else None, imaged=imaged, matrix=matrix, nodes=nodes,
         decisions=[e for e in events if e.get("node") in ("decide", "select", "backtrack", "ask_human", "finish")],
     )
 
 
-def write_report(store: RunStore, state: RunState, budget: dict | None = None) -> Path:
+def write_report(store: RunStore, state: dict, budget: Any = None) -> Path:
     atomic_write(store.report_path, render_report(store, state, budget))
     return store.report_path

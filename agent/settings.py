@@ -12,9 +12,8 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from agent.spec import SHAPES_MODEL, RunSpec, read_spec
 from tools.errors import InputError
-
-SHAPES_MODEL = "shapes"  # the built-in shapes model shipped in tools/shapes/weights
 
 
 def config_path() -> Path:
@@ -52,19 +51,22 @@ class SculptSettings(BaseSettings):
 
 
 def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto", follow_critic: bool = False,
-             inpaint_guide: bool = True):
-    """The RunSpec these settings describe: one place, so `run` and `chat` honour the same settings."""
-    from agent.runner import RunSpec
-
-    return RunSpec(
-        brief=brief, model=s.model, critic=s.critic,
-        critic_options={"base_url": s.critic_base_url} if s.critic_base_url else {}, rewriter=s.rewriter,
-        budget={"generations": s.budget, "seconds": s.max_seconds, "usd": s.max_usd, "tokens": s.max_tokens},
-        seed=seed, mode=mode, device=s.device, dtype=s.dtype, scheduler=s.scheduler, cpu_offload=s.cpu_offload,
-        model_configs=s.model_configs, generation={"steps": s.steps, "guidance": s.guidance},
-        policy={**({"follow_critic": True} if follow_critic else {}),
-                **({} if inpaint_guide else {"inpaint_guide": False})},
-    )
+             inpaint_guide: bool = True, start_image: str | None = None) -> RunSpec:
+    """The RunSpec these settings describe: one place, so every command honours the same settings."""
+    policy: dict = {}
+    if follow_critic:
+        policy["follow_critic"] = True
+    if not inpaint_guide:
+        policy["inpaint_guide"] = False
+    return read_spec({
+        "brief": brief, "start_image": start_image, "model": s.model, "critic": s.critic,
+        "critic_options": {"base_url": s.critic_base_url} if s.critic_base_url else {}, "rewriter": s.rewriter,
+        "budget": {"generations": s.budget, "seconds": s.max_seconds, "usd": s.max_usd, "tokens": s.max_tokens},
+        "seed": seed, "mode": mode,
+        "engine": {"device": s.device, "dtype": s.dtype, "scheduler": s.scheduler, "cpu_offload": s.cpu_offload,
+                   "model_configs": s.model_configs},
+        "generation": {"steps": s.steps, "guidance": s.guidance}, "policy": policy,
+    }, "settings")
 
 
 def load_settings(**overrides) -> SculptSettings:

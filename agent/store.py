@@ -7,7 +7,6 @@ events carry ids that a resumed step reuses.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ from PIL import Image
 
 from tools.engine.images import image_hash, open_image
 from tools.errors import InputError
+from tools.files import atomic_save, atomic_write
 
 RUN_FILE = "run.json"
 IMAGE_CACHE = 8
@@ -27,14 +27,17 @@ def _untimed(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k != "wall_time"}
 
 
+def new_run_id(*parts: object) -> str:
+    """A run folder name: when it was made, and a short digest of what defines it."""
+    import hashlib
+    import time
+
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:6]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{digest}"
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 class RunStore:
@@ -77,14 +80,19 @@ class RunStore:
             raise InputError(f"{root} is not a sculpt run folder (no {RUN_FILE})") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"{root / RUN_FILE} is unreadable ({exc}); the run cannot be resumed") from exc
-        if not (root / "checkpoint.sqlite").is_file():
-            raise InputError(f"{root} has no checkpoint.sqlite, so there is nothing to resume from")
         store = cls(root)
         store.repair_events()
         return store
 
     def info(self) -> dict[str, Any]:
         return json.loads((self.root / RUN_FILE).read_text())
+
+    def update_info(self, **fields: Any) -> None:
+        """Replace some top-level fields of run.json (a resume that raises the budget, say)."""
+        self.write_json(self.root / RUN_FILE, {**self.info(), **fields})
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
 
     # -- images --------------------------------------------------------------------------------------
     def save_image(self, image: Image.Image, metadata: dict[str, Any]) -> tuple[str, str]:
@@ -93,15 +101,16 @@ class RunStore:
         name = digest[:20]
         png = self.images / f"{name}.png"
         if not png.exists():
-            tmp = png.with_name(f".{png.name}.tmp")
-            image.save(tmp, format="PNG")
-            os.replace(tmp, png)
+            atomic_save(png, lambda tmp: image.save(tmp, format="PNG"))
         sidecar = self.images / f"{name}.json"
         records = json.loads(sidecar.read_text())["records"] if sidecar.exists() else []
         # A step re-run after a resume makes the same image with a different wall time: same record.
         if not any(_untimed(r) == _untimed(metadata) for r in records):
             atomic_write(sidecar, json.dumps({"sha256": digest, "records": records + [metadata]}, indent=1))
         return f"images/{name}.png", digest
+
+    def image_digest(self, rel: str) -> str:
+        return image_hash(self.load_image(rel))
 
     def load_image(self, rel: str) -> Image.Image:
         if rel not in self._images:
@@ -148,6 +157,13 @@ class RunStore:
         if not self.events_path.exists():
             return []
         return [json.loads(line) for line in self.events_path.read_text().splitlines() if line.strip()]
+
+    def event_count(self) -> int:
+        return len(self.events())
+
+    def events_since(self, count: int) -> list[dict[str, Any]]:
+        """Events after the first ``count`` (a reader that follows a run as it is written)."""
+        return self.events()[count:]
 
     # -- critiques, tree, picks -------------------------------------------------------------------------
     def critique_path(self, image_digest: str, critic: str, checklist_digest: str) -> Path:

@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--n", type=int, default=4, help="images per variations call")
     args = p.parse_args(argv)
-    from agent.runner import resolve_model
+    from agent.components import resolve_model
     from tools.engine import Engine
     from tools.engine.quiet import quiet_libraries
     from tools.shapes.parse import parse_brief

@@ -17,8 +17,11 @@ from rich.table import Table
 
 
 def tree(res) -> list[tuple]:
-    return [(i, n.get("parent"), (n.get("action") or {}).get("kind"), n.get("image_hash"),
-             sorted((n.get("critique") or {}).get("failed", []))) for i, n in sorted(res.state["nodes"].items())]
+    from agent.tree import Tree
+
+    t = Tree(res.state["nodes"])
+    return [(i, t[i].parent, t[i].action.kind if t[i].action else None, t[i].image_hash,
+             sorted(t[i].critique.failed if t[i].critique else [])) for i in t.ids()]
 
 
 def main(argv=None) -> None:
@@ -31,7 +34,9 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     from agent.critics.registry import make_critic
     from agent.critics.scene import SceneCritic
-    from agent.runner import RunSpec, resolve_model, start_run
+    from agent.components import resolve_model
+    from agent.lifecycle import run_brief
+    from agent.spec import RunSpec
     from tests.fake_openai_server import FakeOpenAIServer
     from tools.engine import Engine
     from tools.engine.quiet import quiet_libraries
@@ -46,8 +51,8 @@ def main(argv=None) -> None:
     with FakeOpenAIServer(models=("fake-vlm",)) as server, tempfile.TemporaryDirectory() as tmp:
         for i, b in enumerate(benchmark_briefs(args.seed, args.briefs, args.objects)):
             spec = RunSpec(brief=b.text(), budget={"generations": args.budget}, rewriter="rules", seed=i)
-            direct = start_run(spec, Path(tmp) / "direct", engine=engine, critic=SceneCritic())
-            http = start_run(spec, Path(tmp) / "http", engine=engine,
+            direct = run_brief(spec, Path(tmp) / "direct", engine=engine, critic=SceneCritic())
+            http = run_brief(spec, Path(tmp) / "http", engine=engine,
                              critic=make_critic("openai:fake-vlm", base_url=server.url, api_key="sk-local"))
             identical = tree(direct) == tree(http)
             same += identical

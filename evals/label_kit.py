@@ -51,7 +51,7 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=77)
     args = p.parse_args(argv)
-    from agent.runner import resolve_model
+    from agent.components import resolve_model
     from tools.engine import Engine
     from tools.engine.quiet import quiet_libraries
 

@@ -176,7 +176,7 @@ def main(argv=None) -> dict:
     p.add_argument("--labels", default="evals/data/shapes_labels.jsonl")
     p.add_argument("--out", default=None, help="write the table as JSON here too")
     args = p.parse_args(argv)
-    from agent.runner import resolve_model
+    from agent.components import resolve_model
     from tools.engine import Engine
     from tools.engine.quiet import quiet_libraries
 

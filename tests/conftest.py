@@ -34,7 +34,7 @@ def shapes_model_dir():
     """The shipped shapes model (SCULPT_TEST_SHAPES_MODEL may point elsewhere, e.g. a fresh training run)."""
     from pathlib import Path
 
-    from agent.runner import shapes_model_path
+    from agent.components import shapes_model_path
 
     path = Path(os.environ.get("SCULPT_TEST_SHAPES_MODEL") or shapes_model_path())
     if not (path / "model_index.json").is_file():

@@ -80,7 +80,8 @@ class ShapesWorld:
     # -- request kinds ---------------------------------------------------------------------------
     def _plan(self, req: ParsedRequest) -> dict:
         plan = self.scene.plan(req.block("brief") or "")
-        return {"checklist": [{"id": r.id, "text": r.text, "kind": r.kind} for r in plan.checklist],
+        return {"checklist": [{"id": r.id, "text": r.text, "kind": r.kind, "group": r.group}
+                              for r in plan.checklist],
                 "prompt": plan.prompt, "negative_prompt": None, "notes": ""}
 
     def _critique(self, req: ParsedRequest) -> dict:

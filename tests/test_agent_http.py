@@ -7,11 +7,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli import sculpt_app
 from agent.critics.registry import make_critic
 from agent.critics.scene import SceneCritic
-from agent.runner import RunSpec, start_run
+from agent.lifecycle import run_brief
+from agent.spec import RunSpec
 from tests.fake_openai_server import FakeOpenAIServer
+
+app = sculpt_app()
 
 SECRET = "sk-test-4f1c9e-do-not-leak"
 
@@ -45,7 +48,7 @@ def test_cli_run_over_http_completes_and_never_stores_the_key(server, shapes_mod
             assert SECRET.encode() not in path.read_bytes(), f"the API key leaked into {path.name}"
     assert SECRET not in result.output
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["critic"] == "openai:fake-vlm" and info["critic_options"] == {"base_url": server.url}
+    assert info["spec"]["critic"] == "openai:fake-vlm" and info["spec"]["critic_options"] == {"base_url": server.url}
 
 
 @pytest.mark.parametrize("brief", [
@@ -56,8 +59,8 @@ def test_cli_run_over_http_completes_and_never_stores_the_key(server, shapes_mod
 def test_agent_over_http_matches_the_direct_exact_critic(server, shapes_engine, tmp_path, brief):
     """Same rules, same verdicts: the run over HTTP makes the same tree as the run with the exact critic."""
     spec = RunSpec(brief=brief, budget={"generations": 4}, rewriter="rules", seed=3)
-    direct = start_run(spec, tmp_path / "direct", engine=shapes_engine, critic=SceneCritic())
-    http = start_run(spec, tmp_path / "http", engine=shapes_engine,
+    direct = run_brief(spec, tmp_path / "direct", engine=shapes_engine, critic=SceneCritic())
+    http = run_brief(spec, tmp_path / "http", engine=shapes_engine,
                      critic=make_critic("openai:fake-vlm", base_url=server.url, api_key="sk-local"))
     assert http.status == direct.status and http.best_score == direct.best_score
 

@@ -10,8 +10,9 @@ import json
 import pytest
 
 from agent.critics.scripted import ScriptedCritic
-from agent.policy import ROOT
-from agent.runner import RunSpec, prepare_run, recursion_limit, start_run
+from agent.lifecycle import Run, run_brief
+from agent.spec import RunSpec
+from agent.tree import ROOT
 
 BRIEF = "a red circle to the left of a blue square, yellow background"
 LEFT = [0.0, 0.3, 0.4, 0.7]
@@ -19,11 +20,11 @@ LEFT = [0.0, 0.3, 0.4, 0.7]
 
 def run(tmp_path, engine, script, checkpointer, budget=8, policy=None, mode="auto"):
     spec = RunSpec(brief=BRIEF, budget={"generations": budget}, policy=policy or {}, mode=mode)
-    return start_run(spec, tmp_path, engine=engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
+    return run_brief(spec, tmp_path, engine=engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
 
 
 def children(nodes, parent):
-    return sorted((i for i, n in nodes.items() if n.get("parent") == parent), key=lambda i: int(i[1:]))
+    return sorted((i for i, n in nodes.items() if n.get("parent") == parent), key=lambda i: nodes[i]["seq"])
 
 
 def events(res):
@@ -105,7 +106,7 @@ def test_budget_stop_never_exceeds_the_budget(tmp_path, shapes_engine, checkpoin
 def test_plateau_stops_a_run_without_a_generation_budget(tmp_path, shapes_engine, checkpointer):
     script = {"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}}]}
     spec = RunSpec(brief=BRIEF, budget={"generations": None, "seconds": 3600}, policy={"plateau_k": 3})
-    res = start_run(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
+    res = run_brief(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
     assert res.status == "plateau" and res.state["since_best"] >= 3
     assert res.state["spend"]["generations"] < 20
 
@@ -120,24 +121,45 @@ def test_plateau_with_a_generation_budget_starts_new_images(tmp_path, shapes_eng
     assert any(r.startswith("plateau") for r in reasons)
 
 
-def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_engine, checkpointer):
-    from agent.runner import Runner
-
+def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_engine):
     spec = RunSpec(brief=BRIEF, budget={"generations": 6})
     down = ScriptedCritic({"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}},
                                          {"error": "unavailable"}]})
-    runner, initial = prepare_run(spec, tmp_path, engine=shapes_engine, critic=down, checkpointer=checkpointer)
-    res = runner.stream(initial, recursion_limit(spec.budget))
+    res = run_brief(spec, tmp_path, engine=shapes_engine, critic=down)
     assert res.status == "critic_unavailable" and "unreachable" in res.stop_reason
-    assert res.state["new_nodes"] == ["n2"] and res.state["nodes"]["n2"]["critique"] is None
-    # The server is back: the same run continues and critiques the image it had made.
-    runner.ctx.critic = ScriptedCritic({"critiques": [{"pass": "all"}]})
-    res = runner.resume()
-    runner.close()
+    # The image was made and kept; only its critique is owed.
+    assert res.state["new_nodes"] == ["n2"] and "critique" not in res.state["nodes"]["n2"]
+    assert res.state["spend"]["generations"] == 2
+    # The server is back: reopening the folder with a working critic critiques that image, makes no
+    # new one for it, and the run goes on from there.
+    with Run.open(res.run_dir, engine=shapes_engine, critic=ScriptedCritic({"critiques": [{"pass": "all"}]})) as run:
+        res = run.advance()
     assert res.status == "accepted" and res.best == "n2"
-    ids = [e["event_id"] for e in events(res)]
+    assert res.state["spend"]["generations"] == 2
+    evs = events(res)
+    ids = [e["event_id"] for e in evs]
     assert len(ids) == len(set(ids))
-    assert isinstance(runner, Runner)
+    enter = next(i for i, e in enumerate(evs) if e["node"] == "enter")
+    assert evs[enter]["was"] == "critic_unavailable"
+    assert [e["node_id"] for e in evs[enter:] if e["node"] == "critique"] == ["n2"]
+    assert not [e for e in evs[enter:] if e["node"] == "generate"]
+
+
+def test_resume_can_switch_the_critic_and_raise_the_budget(tmp_path, shapes_engine):
+    near = ScriptedCritic({"critiques": [{"fail": ["g1.object"]}]})
+    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}), tmp_path, engine=shapes_engine, critic=near)
+    assert res.status == "budget"
+    script = tmp_path / "pass.json"
+    script.write_text(json.dumps({"critiques": [{"pass": "all"}]}))
+    with Run.open(res.run_dir, engine=shapes_engine, budget=4, critic_spec=f"scripted:{script}") as run:
+        res = run.advance()
+    info = json.loads((res.run_dir / "run.json").read_text())
+    assert info["spec"]["budget"]["generations"] == 4 and info["spec"]["critic"] == f"scripted:{script}"
+    assert info["critic_name"] == "scripted:pass.json"
+    # Back at the best image, the run carries on (variations of the near miss, as many as the raised
+    # budget allows), and the new critic passes the first new image it sees.
+    assert res.status == "accepted" and res.state["spend"]["generations"] == 4
+    assert [e["node"] for e in events(res)].count("enter") == 1
 
 
 def test_unusable_replies_stop_after_repeated_failures(tmp_path, shapes_engine, checkpointer):
@@ -150,7 +172,7 @@ def test_unusable_replies_stop_after_repeated_failures(tmp_path, shapes_engine, 
 
 
 def newest(res) -> dict:
-    return max((n for n in res.state["nodes"].values() if n.get("image")), key=lambda n: int(n["id"][1:]))
+    return max((n for n in res.state["nodes"].values() if n.get("image")), key=lambda n: n["seq"])
 
 
 def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
@@ -162,30 +184,29 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
         {"pass": "all"},                                                              # n7, a region redo
     ]}
     spec = RunSpec(brief=BRIEF, budget={"generations": 10}, mode="chat")
-    runner, initial = prepare_run(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
-                                  checkpointer=checkpointer)
-    with runner:
-        res = runner.stream(initial, recursion_limit(spec.budget))
-        assert res.status == "waiting" and res.interrupt["node"] == "n1"
-        assert {v["id"] for v in res.interrupt["verdicts"] if not v["passed"]} == {"g0.object"}
-        res = runner.answer({"action": "continue"})  # the agent decides: variations for a near miss
-        variations = [v["node"] for v in res.interrupt["variations"]]
+    with Run.start(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
+                   checkpointer=checkpointer) as runner:
+        res = runner.advance()
+        assert res.status == "waiting" and res.question["node"] == "n1"
+        assert {v["id"] for v in res.question["verdicts"] if not v["passed"]} == {"g0.object"}
+        res = runner.advance({"action": "continue"})  # the agent decides: variations for a near miss
+        variations = [v["node"] for v in res.question["variations"]]
         assert variations == ["n3", "n4", "n2"]  # best first: ties keep their order
-        res = runner.answer({"action": "pick", "node": "n99"})  # not one of them: asked again
-        assert "pick one of" in res.interrupt["error"]
-        res = runner.answer({"action": "pick", "node": "n4"})  # the person prefers the critic's second
+        res = runner.advance({"action": "pick", "node": "n99"})  # not one of them: asked again
+        assert "pick one of" in res.question["error"]
+        res = runner.advance({"action": "pick", "node": "n4"})  # the person prefers the critic's second
         # From the picked node the agent goes on: its background failure is global, so it rebuilds.
         assert newest(res)["parent"] == "n4" and newest(res)["action"]["kind"] == "img2img"
-        res = runner.answer({"action": "feedback", "text": "make the square bigger"})
+        res = runner.advance({"action": "feedback", "text": "make the square bigger"})
         fed = newest(res)
         assert fed["action"]["kind"] == "img2img" and fed["action"]["source"] == "human"
         assert "make the square bigger" in res.state["hints"]
-        res = runner.answer({"action": "region", "region": [0, 0, 0.5, 0.5], "prompt": "a red circle"})
+        res = runner.advance({"action": "region", "region": [0, 0, 0.5, 0.5], "prompt": "a red circle"})
         redo = newest(res)
         assert redo["action"]["kind"] == "inpaint" and redo["action"]["source"] == "human"
         assert redo["prompt"] == "a red circle" and redo["action"]["regions"][0]["x1"] == 0.5
-        current = res.interrupt["node"]
-        res = runner.answer({"action": "accept"})
+        current = res.question["node"]
+        res = runner.advance({"action": "accept"})
     assert res.status == "accepted" and res.best == current
     picks = [json.loads(line) for line in (res.run_dir / "picks.jsonl").read_text().splitlines()]
     assert len(picks) == 1
@@ -203,21 +224,20 @@ def test_chat_vary_makes_variations_to_pick_from(tmp_path, shapes_engine, checkp
     script = {"critiques": [{"fail": ["g0.left_of.g1"]}, {"fail": ["g0.left_of.g1"]}, {"pass": "all"},
                             {"fail": ["g0.left_of.g1", "g1.object"]}]}
     spec = RunSpec(brief=BRIEF, budget={"generations": 6}, mode="chat")
-    runner, initial = prepare_run(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
-                                  checkpointer=checkpointer)
-    with runner:
-        runner.stream(initial, recursion_limit(spec.budget))
-        res = runner.answer({"action": "vary", "strength": "2"})  # out of range: asked again
-        assert "strength" in res.interrupt["error"]
-        res = runner.answer({"action": "vary", "strength": "0.5"})
+    with Run.start(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
+                   checkpointer=checkpointer) as runner:
+        runner.advance()
+        res = runner.advance({"action": "vary", "strength": "2"})  # out of range: asked again
+        assert "strength" in res.question["error"]
+        res = runner.advance({"action": "vary", "strength": "0.5"})
         sibs = children(res.state["nodes"], "n1")
         assert sibs == ["n2", "n3", "n4"]
         assert {res.state["nodes"][i]["action"]["kind"] for i in sibs} == {"variations"}
         assert res.state["nodes"]["n2"]["action"]["strength"] == 0.5
         assert res.state["nodes"]["n2"]["action"]["source"] == "human"
-        assert [v["node"] for v in res.interrupt["variations"]][0] == "n3"  # the critic's favourite first
-        res = runner.answer({"action": "pick", "node": "n2"})
-        res = runner.answer({"action": "stop"})
+        assert [v["node"] for v in res.question["variations"]][0] == "n3"  # the critic's favourite first
+        res = runner.advance({"action": "pick", "node": "n2"})
+        res = runner.advance({"action": "stop"})
     pick = json.loads((res.run_dir / "picks.jsonl").read_text())
     nodes = res.state["nodes"]
     assert pick["chosen"] == nodes["n2"]["image"] and pick["critic_preference"] == nodes["n3"]["image"]
@@ -236,15 +256,28 @@ def test_report_shows_tree_checklist_and_best_path(tmp_path, shapes_engine):
     assert "a red circle" in html and "✗" in html and "✓" in html
 
 
-@pytest.mark.parametrize("mode", ["auto"])
-def test_exact_critic_run_on_the_shipped_model(tmp_path, shapes_engine, mode):
-    """The scene critic on real images: whatever the model draws, the run ends well-formed."""
+@pytest.mark.parametrize("brief", ["a blue square, white background",
+                                   "a small red circle above a large green triangle, white background"])
+def test_a_chat_run_answered_continue_grows_the_same_tree_as_an_autonomous_run(tmp_path, shapes_engine, brief):
+    """The exact critic on real images: whatever the model draws, a run ends well-formed, and a person
+    who only ever answers "continue" gets exactly the autonomous run (the studio's autopilot)."""
     from agent.critics.scene import SceneCritic
 
-    spec = RunSpec(brief="a blue square, white background", budget={"generations": 4}, mode=mode)
-    res = start_run(spec, tmp_path, engine=shapes_engine, critic=SceneCritic())
-    assert res.status in ("accepted", "budget", "plateau")
-    assert res.state["spend"]["generations"] <= 4
-    best = res.state["nodes"][res.best]
-    assert best["critique"]["score"] == max(n["critique"]["score"] for n in res.state["nodes"].values()
-                                           if n.get("critique"))
+    auto = run_brief(RunSpec(brief=brief, budget={"generations": 4}), tmp_path / "auto", engine=shapes_engine,
+                     critic=SceneCritic())
+    assert auto.status in ("accepted", "budget")
+    assert auto.state["spend"]["generations"] <= 4
+    scored = [n["critique"]["score"] for n in auto.state["nodes"].values() if n.get("critique")]
+    if auto.status == "budget":  # the answer is the best image the critic saw
+        assert auto.state["nodes"][auto.best]["critique"]["score"] == max(scored)
+    with Run.start(RunSpec(brief=brief, budget={"generations": 4}, mode="chat"), tmp_path / "chat",
+                   engine=shapes_engine, critic=SceneCritic()) as run:
+        res = run.advance()
+        while res.waiting:
+            res = run.advance({"action": "continue"})
+
+    def made(r):
+        return [(i, n.get("parent"), n["action"]["kind"], n["seed"], n["image_hash"])
+                for i, n in sorted(r.state["nodes"].items()) if n.get("image")]
+
+    assert made(res) == made(auto) and res.status == auto.status and res.best == auto.best

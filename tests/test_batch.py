@@ -5,7 +5,9 @@ import json
 
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli import sculpt_app
+
+app = sculpt_app()
 
 GOOD_A = "a red circle to the left of a blue square, yellow background"
 GOOD_B = "a green triangle, white background"

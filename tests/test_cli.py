@@ -6,7 +6,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli import sculpt_app
+
+app = sculpt_app()
 
 BRIEF = "a red circle to the left of a blue square, yellow background"
 
@@ -57,12 +59,15 @@ def test_unreachable_critic_exits_4_and_resume_continues(cli, tmp_path):
     assert r.exit_code == 4, r.output
     assert "critic unreachable" in r.output and "Traceback" not in r.output
     run_dir = only_run(tmp_path)
-    # The server is back (here: the critic spec in run.json now names a script that answers).
-    info = json.loads((run_dir / "run.json").read_text())
-    info["critic"] = script(tmp_path, [{"pass": "all"}], "up.json")
-    (run_dir / "run.json").write_text(json.dumps(info))
+    # The same critic, still down: resume says so again and keeps the run.
     r = cli("resume", str(run_dir), "-q")
+    assert r.exit_code == 4 and "critic unreachable" in r.output, r.output
+    # Back (here: resume points the run at a critic that answers): the run finishes.
+    r = cli("resume", str(run_dir), "--critic", script(tmp_path, [{"pass": "all"}], "up.json"), "-q")
     assert r.exit_code == 0, r.output
+    assert "accepted" in r.output
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["spec"]["critic"].endswith("up.json")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -70,8 +75,8 @@ def test_unreachable_critic_exits_4_and_resume_continues(cli, tmp_path):
     (["run", "   "], "the brief is empty"),
     (["run", BRIEF, "--critic", "nope:thing"], "unknown critic spec 'nope:thing'"),
     (["run", BRIEF, "--critic", "scripted:/no/such/script.json"], "does not exist"),
-    (["run", BRIEF, "--budget", "0"], "budget generations must be greater than 0"),
-    (["run", BRIEF, "--budget", "-3"], "must be greater than 0"),
+    (["run", BRIEF, "--budget", "0"], "budget.generations: Input should be greater than 0 (got 0)"),
+    (["run", BRIEF, "--budget", "-3"], "greater than 0 (got -3)"),
     (["run", "a purple elephant"], "could not read \"elephant\""),
     (["run", BRIEF, "--rewriter", "poet"], "unknown rewriter spec"),
     (["run", BRIEF, "--scheduler", "warp"], "unknown scheduler"),

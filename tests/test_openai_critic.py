@@ -67,7 +67,7 @@ def test_plan_over_http_gives_the_grammar_checklist(server):
     plan = critic_for(server).plan(brief)
     assert [(r.id, r.text, r.kind) for r in plan.checklist] == [(r.id, r.text, r.kind) for r in checklist]
     assert plan.prompt == SceneCritic().plan(brief).prompt
-    assert plan.usage.calls == 1 and plan.usage.tokens > 0 and "plan@1" in plan.notes
+    assert plan.usage.calls == 1 and plan.usage.tokens > 0 and "plan@2" in plan.notes
 
 
 @pytest.mark.parametrize("box_format", ["unit", "thousand", "pixels"])

@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from agent.critics.scripted import ScriptedCritic
-from agent.runner import RunSpec, start_run
+from agent.lifecycle import run_brief
+from agent.spec import RunSpec
 
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--no-first-run", "--disable-sync", "--disable-quic"]
@@ -30,7 +31,7 @@ def test_report_renders_in_a_browser(tmp_path, shapes_engine):
         {"fail": ["g0.left_of.g1"]}, {"pass": "all"}, {"fail": ["g0.object", "background"]},
     ]}
     spec = RunSpec(brief="a red circle to the left of a blue square, yellow background", budget={"generations": 8})
-    res = start_run(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script))
+    res = run_brief(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script))
     nodes = res.state["nodes"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)

@@ -111,4 +111,4 @@ def test_killed_run_resumes_with_a_larger_budget(shapes_model_dir, tmp_path):
     check_consistent(run_dir)
     tree = json.loads((run_dir / "tree.json").read_text())
     assert tree["spend"]["generations"] == 5 and tree["budget"]["generations"] == 5
-    assert json.loads((run_dir / "run.json").read_text())["budget"]["generations"] == 5
+    assert json.loads((run_dir / "run.json").read_text())["spec"]["budget"]["generations"] == 5

@@ -224,7 +224,7 @@ def test_relation_fix_moves_the_object_that_can_move_to_a_free_place():
     b = parse_brief("a white square above an orange square, red background")
     res = check(b, b.requirements(), Detection("red", (white, orange)))
     remove, add = res.defects
-    assert remove.kind == "remove" and remove.group == 1 and add.kind == "add" and add.group == 1
+    assert remove.kind == "remove" and remove.group == "g1" and add.kind == "add" and add.group == "g1"
     assert add.region.center[1] - white.center[1] > 0.1  # below the white square, with the margin
     for o in (white, orange):
         x0, y0, x1, y1 = o.box

@@ -22,6 +22,9 @@ class Requirement(BaseModel):
     id: str
     text: str
     kind: RequirementKind = "other"
+    # The object (or group of objects) the requirement is about, if any: requirements sharing a
+    # group are what one local fix repairs together. Opaque; filled in by the planner.
+    group: str | None = None
     # Machine-checkable details for exact critics (the shapes world); free-form critics ignore it.
     spec: dict[str, Any] | None = None
 
@@ -71,3 +74,14 @@ class Region(BaseModel):
         inter = ix * iy
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
+
+
+class Defect(BaseModel):
+    """Something to change: add or replace an object in a region, remove one, or a global fault."""
+
+    kind: Literal["add", "remove", "replace", "global"] = "replace"
+    description: str
+    region: Region | None = None
+    requirement_ids: list[str] = Field(default_factory=list)
+    prompt: str | None = None  # what belongs in the region, when the critic knows
+    group: str | None = None  # the object the change draws or removes (Requirement.group's ids)

@@ -23,3 +23,23 @@ class BriefError(InputError):
 
 class LayoutError(SculptError):
     """No layout satisfies every constraint of a brief (for example, contradictory positions)."""
+
+
+class ToolError(SculptError):
+    """A tool call failed inside diffusers or torch (out of memory, a pipeline's own error), not on bad
+    input. The message names the tool, the pipeline class and the original error on one line; the
+    original is chained as ``__cause__``."""
+
+    def __init__(self, message: str, tool: str | None = None, pipeline: str | None = None):
+        super().__init__(message)
+        self.tool = tool
+        self.pipeline = pipeline
+
+
+class Unreachable(SculptError):
+    """A service sculpt depends on (a critic's server) cannot be reached. Nothing finished is lost:
+    the same command, run again once it is back, continues."""
+
+
+class InternalError(SculptError):
+    """A bug in sculpt itself, not in what it was given. The message says where the traceback is."""

@@ -13,7 +13,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, DriftReport, Ranking, Requirement, Usage
-from tools.errors import SculptError
+from tools.errors import SculptError, Unreachable
 
 
 class CriticError(SculptError):
@@ -25,7 +25,7 @@ class CriticError(SculptError):
         self.last_reply = last_reply
 
 
-class CriticUnavailable(CriticError):
+class CriticUnavailable(CriticError, Unreachable):
     """The critic could not be reached (connection, timeouts, server errors) after its retries."""
 
 

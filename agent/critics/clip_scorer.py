@@ -12,8 +12,6 @@ ships without one, so save ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K``'s processor
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ from PIL import Image
 from agent.contracts import Critique, Ranking, Requirement, Usage, Verdict
 from agent.critics.base import Critic, Plan
 from tools.errors import InputError, ModelLoadError
+from tools.fingerprint import fingerprint
 
 _OPTIONS = {"device", "tie_threshold", "pass_cosine"}
 
@@ -60,7 +59,7 @@ class ClipScorer(Critic):
         self.processor = self._load_processor(CLIPProcessor)
         self.max_length = int(self.model.config.text_config.max_position_embeddings)
         self.name = f"clip:{self.path.name}"
-        self._fingerprint = _fingerprint(self.path)
+        self._fingerprint = fingerprint(self.path)
         # Fast tokenizers are not safe to call from several threads at once; one model call at a time.
         self._lock = threading.Lock()
 
@@ -123,22 +122,6 @@ class ClipScorer(Critic):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "exact": False, "path": str(self.path), "fingerprint": self._fingerprint,
                 "tie_threshold": self.tie_threshold, "scorer": True}
-
-
-def _fingerprint(folder: Path) -> str:
-    """Config, processor files and the size and time of each weights file: cheap, and it changes
-    whenever the model in the folder is replaced."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file():
-            continue
-        h.update(p.relative_to(folder).as_posix().encode())
-        if p.suffix in (".json", ".txt"):
-            h.update(p.read_bytes())
-        else:
-            st = p.stat()
-            h.update(json.dumps([st.st_size, int(st.st_mtime)]).encode())
-    return h.hexdigest()[:16]
 
 
 def make_clip_critic(path: str, **options: Any) -> Critic:

@@ -24,6 +24,9 @@ from agent.critics.vlm_schema import CritiqueReply, DriftReply, PairReply, PlanR
 from agent.critics.vlm_transport import ChatTransport
 from tools.errors import InputError
 
+# plan@2 asks for the object each requirement is about (Requirement.group).
+PLAN_VERSION = 2
+
 log = logging.getLogger("sculpt.vlm")
 _UNPRICED_WARNED: set[str] = set()
 
@@ -76,7 +79,7 @@ class OpenAICritic(Critic):
     def plan(self, brief: str) -> Plan:
         if not brief or not brief.strip():
             raise InputError("the brief is empty; describe the image you want")
-        template = load_template("plan")
+        template = load_template("plan", PLAN_VERSION)
         system, user = template.render(brief=brief_block(brief))
 
         def validate(reply: PlanReply, _sizes) -> None:
@@ -89,7 +92,8 @@ class OpenAICritic(Critic):
         reply = answer.value
         # Plan has no prompt_version field, so the template goes first in the notes.
         notes = [template.id, reply.notes, "" if answer.priced else self.price_note()]
-        return Plan(checklist=[Requirement(id=r.id, text=r.text, kind=r.kind) for r in reply.checklist],
+        return Plan(checklist=[Requirement(id=r.id, text=r.text, kind=r.kind, group=r.group or None)
+                               for r in reply.checklist],
                     prompt=reply.prompt, negative_prompt=reply.negative_prompt or None, usage=answer.usage,
                     notes="; ".join(n for n in notes if n))
 

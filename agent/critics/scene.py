@@ -7,7 +7,7 @@ from PIL import Image
 
 from agent.contracts import Critique, Defect, Requirement, Usage, Verdict
 from agent.critics.base import Critic, Plan
-from tools.shapes.brief import Brief
+from tools.shapes.brief import Brief, group_index
 from tools.shapes.check import check
 from tools.shapes.detect import detect
 from tools.shapes.parse import parse_brief
@@ -44,7 +44,7 @@ class SceneCritic(Critic):
         background = b.background or det.background
         defects = []
         for d in result.defects:
-            group = b.groups[d.group] if d.group is not None else None
+            group = b.groups[group_index(d.group)] if d.group is not None else None
             if d.kind == "remove" or group is None:
                 prompt = f"{background} background"
             else:
@@ -52,8 +52,7 @@ class SceneCritic(Critic):
                 cell = cell_of(*d.region.center)
                 phrase = group.model_copy(update={"position": cell, "count": 1}).phrase()
                 prompt = f"{phrase}, {background} background"
-            defects.append(Defect(kind=d.kind, description=d.description, region=d.region,
-                                  requirement_ids=list(d.requirement_ids), prompt=prompt))
+            defects.append(d.model_copy(update={"prompt": prompt}))
         for r in result.results:
             if not r.passed and r.region is None and r.id == "background":
                 defects.append(Defect(kind="global", description=f"the background should be {b.background}",

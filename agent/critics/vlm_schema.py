@@ -22,6 +22,8 @@ class RequirementReply(BaseModel):
     id: str = Field(min_length=1, description="short unique id, e.g. r1")
     text: str = Field(min_length=1, description="one atomic fact a viewer can check on the image")
     kind: RequirementKind = "other"
+    group: str | None = Field(None, description="the object this requirement is about (e.g. 'cat'), shared by "
+                                                "every requirement about the same object; null for global ones")
 
 
 class PlanReply(BaseModel):

@@ -1,23 +1,28 @@
-"""finish: the best node is the answer; write the report and the final event."""
+"""finish: the best node is the answer; write the report and the final event.
+
+The status was set by whoever stopped the run (policy/next_action.py on accept, policy/stopping.py,
+a person in chat); a run that reaches here still "running" was stopped from outside.
+"""
 from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agent.context import RunContext
+from agent.context import RunContext, context_of
 from agent.nodes.common import emit
 from agent.report import write_report
-from agent.state import RunState, node_score
+from agent.status import Status, status_of
+from agent.tree import Tree
 
 
-def finish(state: RunState, runtime: Runtime[RunContext]) -> dict:
-    status = state.get("status") or "stopped"
-    if status == "running":
-        status = "stopped"
+def finish(state: dict, runtime: Runtime[RunContext]) -> dict:
+    ctx = context_of(runtime, state)
+    status = status_of(state.get("status"))
+    if status == Status.RUNNING:
+        status = Status.STOPPED
     best = state.get("best")
-    update = {"status": status, "step": state.get("step", 0) + 1}
-    final = {**state, **update}
-    write_report(runtime.context.store, final, runtime.context.budget)
-    emit(runtime, state, "finish", status=status, reason=state.get("stop_reason"), best=best,
-         best_score=node_score(state["nodes"][best]) if best else None, spend=state.get("spend"),
+    update = {"status": status.value, "step": state.get("step", 0) + 1}
+    write_report(ctx.store, {**state, **update}, ctx.budget)
+    emit(ctx, state, "finish", status=status.value, reason=state.get("stop_reason"), best=best,
+         best_score=Tree(state["nodes"])[best].score if best else None, spend=state.get("spend"),
          counters=state.get("counters"))
     return update

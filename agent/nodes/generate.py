@@ -1,4 +1,10 @@
-"""generate: carry out the decided action with one engine call; every image goes to disk."""
+"""generate: carry out the pending action with one engine call, exactly as decided; every image
+goes to disk and becomes a node of the tree.
+
+A tool that cannot do the action (an unsupported task, or an error inside the pipeline) is not a
+crash: the action is recorded as failed at the node it started from, becomes tabu there, and the
+agent decides again.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,14 +12,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from PIL import Image, ImageChops
 
+from agent.context import RunContext, context_of
 from agent.contracts import Action
-from agent.guides import guide_for
-from agent.context import RunContext
 from agent.nodes.common import emit, node_prompt
-from agent.policy import ROOT, class_key
-from agent.state import RunState
+from agent.policy import tabu
+from agent.tree import ROOT, Tree, TreeNode, new_node_id
 from tools.engine.masks import changed_outside, region_mask
-from tools.errors import UnsupportedTaskError
+from tools.errors import ToolError, UnsupportedTaskError
 
 
 def _union_mask(regions, size, pad) -> Image.Image:
@@ -25,82 +30,74 @@ def _union_mask(regions, size, pad) -> Image.Image:
 
 def _mean_change(a: Image.Image, b: Image.Image) -> float:
     """Mean absolute pixel change, 0..1: how much an edit actually moved the image."""
+    if a.size != b.size:
+        return 1.0
     return float(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).mean() / 255)
 
 
-def run_action(ctx: RunContext, action: Action, prompt: str, source: Image.Image | None):
-    """One engine call for an action. Returns the engine's record."""
-    gen, cfg, eng = ctx.generation, ctx.policy, ctx.engine
+def run_action(ctx: RunContext, action: Action, source: Image.Image | None):
+    """One engine call for an action whose every parameter is decided. Returns the engine's record."""
+    gen, eng, inpaint = ctx.spec.generation, ctx.engine, ctx.spec.inpaint
     common = {"negative_prompt": action.negative_prompt, "steps": gen.steps, "guidance": gen.guidance}
     if action.kind == "txt2img":
-        return eng.txt2img(prompt, seed=action.seeds[0], width=gen.width, height=gen.height, **common)
+        return eng.txt2img(action.prompt, seed=action.seeds[0], width=gen.width, height=gen.height, **common)
     if action.kind == "img2img":
-        return eng.img2img(source, prompt, strength=action.strength, seed=action.seeds[0], **common)
+        return eng.img2img(source, action.prompt, strength=action.strength, seed=action.seeds[0], **common)
     if action.kind == "inpaint":
-        single = len(action.regions) == 1
-        guide = guide_for(prompt, None if single else action.regions[0]) if cfg.inpaint_guide else None
-        strength = action.strength or cfg.inpaint_strength
-        if guide is None:
-            # A strength chosen for a primed region would leave an unprimed one as it was.
-            strength = max(strength, cfg.inpaint_strength)
-        where = {"region": action.regions[0], "pad": cfg.pad} if single else \
-            {"mask": _union_mask(action.regions, source.size, cfg.pad)}
-        return eng.inpaint(source, prompt, strength=strength, seed=action.seeds[0], feather=cfg.feather,
-                           guide=guide, **where, **common)
-    if action.kind == "variations":
-        return eng.variations(source, prompt, n=len(action.seeds), strength=action.strength or 0.35,
-                              seeds=action.seeds, **common)
-    raise ValueError(f"generate cannot carry out {action.kind!r}")
+        where = {"region": action.regions[0], "pad": inpaint.pad} if len(action.regions) == 1 else \
+            {"mask": _union_mask(action.regions, source.size, inpaint.pad)}
+        return eng.inpaint(source, action.prompt, strength=action.strength, seed=action.seeds[0],
+                           feather=inpaint.feather, guide=action.guide, **where, **common)
+    return eng.variations(source, action.prompt, n=len(action.seeds), strength=action.strength,
+                          seeds=action.seeds, **common)
 
 
-def generate(state: RunState, runtime: Runtime[RunContext]):
-    ctx = runtime.context
-    action = Action.model_validate(state["pending"])
-    nodes = state["nodes"]
+def generate(state: dict, runtime: Runtime[RunContext]):
+    ctx = context_of(runtime, state)
+    tree = Tree(state["nodes"])
     origin = state.get("current") or ROOT
+    action = Action.model_validate(state["pending"])
+    action = action.model_copy(update={"prompt": action.prompt or node_prompt(state, tree[origin])})
     parent_id = ROOT if action.kind == "txt2img" else origin
-    parent = nodes[parent_id]
-    prompt = action.prompt or node_prompt(state, origin)
-    source = ctx.store.load_image(parent["image"]) if action.kind != "txt2img" else None
+    parent = tree[parent_id]
+    source = ctx.store.load_image(parent.image) if action.kind != "txt2img" else None
     step = state.get("step", 0)
     try:
-        record = run_action(ctx, action, prompt, source)
-    except UnsupportedTaskError as exc:
-        # The checkpoint cannot do this kind of edit: ban it where decide looks for it (txt2img at
-        # the root, edits at their origin) and let decide pick another.
+        record = run_action(ctx, action, source)
+    except (UnsupportedTaskError, ToolError) as exc:
+        # Banned where decide looks for it: txt2img at the root, edits at their origin.
         where = ROOT if action.kind == "txt2img" else origin
-        emit(runtime, state, "generate", key="unsupported", action=action.to_state(), error=str(exc))
+        node = tree[where]
+        emit(ctx, state, "generate", key="failed", action=action.to_state(), error=str(exc))
         return Command(goto="decide", update={
-            "pending": None, "step": step + 1,
-            "nodes": {where: {"tabu": nodes[where].get("tabu", []) + [class_key(action)]}}})
+            "pending": None, "step": step + 1, "counters": {"tool_errors": 1},
+            "nodes": {where: {**tabu.mark_tabu(node, action),
+                              "tool_errors": node.tool_errors + [f"{action.kind}: {exc}"[:300]]}}})
     children: dict[str, dict] = {}
     new_ids: list[str] = []
-    first = sum(1 for n in nodes if n != ROOT) + 1
+    seq = tree.next_seq()
     params = {k: v for k, v in record.params.items() if k not in ("prompt", "negative_prompt")}
+    scene = node_prompt(state, tree[origin]) if action.kind == "inpaint" else action.prompt
     for i, image in enumerate(record.images):
-        node_id = f"n{first + i}"
+        node_id = new_node_id(seq + i)
         meta = {"run_id": state.get("run_id"), "node": node_id, **record.metadata(i)}
         rel, digest = ctx.store.save_image(image, meta)
-        child = {
-            "id": node_id, "parent": parent_id, "origin": origin, "depth": parent.get("depth", 0) + 1,
-            "action": action.model_copy(update={"prompt": prompt}).to_state(), "prompt": prompt,
-            "scene_prompt": node_prompt(state, origin) if action.kind == "inpaint" else prompt,
-            "negative_prompt": action.negative_prompt, "seed": record.seeds[i], "params": params,
-            "image": rel, "image_hash": digest, "engine_seconds": round(record.wall_time / len(record.images), 4),
-            "critique": None, "step": step,
-        }
+        child = TreeNode(
+            id=node_id, seq=seq + i, parent=parent_id, origin=origin, depth=parent.depth + 1, step=step,
+            action=action, prompt=action.prompt, scene_prompt=scene, negative_prompt=action.negative_prompt,
+            seed=record.seeds[i], params=params, image=rel, image_hash=digest,
+            engine_seconds=round(record.wall_time / len(record.images), 4))
         if source is not None:
-            child["change"] = round(_mean_change(source, image), 4)
+            child.change = round(_mean_change(source, image), 4)
         if action.kind == "inpaint":
             # With paste-back this is 0 by construction; measured anyway, because drift is defined
             # by what the pixels did, not by what the engine promised.
-            child["outside_change"] = round(changed_outside(source, image, record.extras["soft_mask"]), 5)
-        children[node_id] = child
+            child.outside_change = round(changed_outside(source, image, record.extras["soft_mask"]), 5)
+        children[node_id] = child.to_state()
         new_ids.append(node_id)
-    emit(runtime, state, "generate", action=action.kind, params={**params, "prompt": prompt},
+    emit(ctx, state, "generate", action=action.kind, params={**params, "prompt": action.prompt},
          seeds=record.seeds, nodes=new_ids, images=[children[n]["image"] for n in new_ids],
-         parent=parent_id, origin=origin, engine_seconds=round(record.wall_time, 4),
-         reason=action.reason)
+         parent=parent_id, origin=origin, engine_seconds=round(record.wall_time, 4), reason=action.reason)
     return Command(goto="critique", update={
         "nodes": children, "new_nodes": new_ids, "pending": None, "step": step + 1,
         "spend": {"generations": len(record.images), "engine_seconds": round(record.wall_time, 4)},

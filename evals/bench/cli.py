@@ -1,9 +1,9 @@
 """``sculpt bench``: the agent against compute-matched baselines on seeded shapes briefs.
 
-Mounted on the main app with ``register(app)``. Library code raises; this is the only place that
-turns sculpt's errors into a one-line message: exit code 2 for bad input, 4 when the critic could
+Mounted on the main app through the ``sculpt.commands`` entry point. Errors become messages and
+exit codes as for every command (agent/cli/errors.py): 2 for bad input, 4 when the critic could
 not be reached (finished results are on disk; rerunning the same command resumes), 1 when a
-method broke compute matching.
+method broke compute matching (a bug).
 """
 from __future__ import annotations
 
@@ -15,11 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.bench.methods import METHOD_NAMES
-from tools.errors import SculptError
-
-# As in sculpt's other commands: an internal error (a method overspent: a bug, not the user's
-# input); bad input; the critic unreachable.
-EXIT_INTERNAL, EXIT_INPUT, EXIT_CRITIC = 1, 2, 4
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -71,28 +66,16 @@ def bench(
     every answer exactly; report all-correct rates, success versus budget and the agent's costs.
     Rerunning the same command after a kill continues where it stopped."""
     # Imported here so that mounting the command costs other sculpt commands nothing.
-    from agent.critics.base import CriticError
-    from evals.bench.errors import BenchStopped, BudgetExceeded
     from evals.bench.methods import LoopbackOptions
     from evals.bench.report import pct
     from evals.bench.runner import BenchConfig, run_bench
 
-    try:
-        config = BenchConfig(
-            briefs=briefs, difficulties=_ints(difficulty, "--difficulty"), budget=budget, methods=_names(methods),
-            critic=critic, critic_base_url=critic_base_url, seed=seed, out=out, model=model, steps=steps,
-            loopback=LoopbackOptions(initial=loopback_initial, final=loopback_final, curve=loopback_curve),
-            examples=examples, show_progress=progress)
-        result = run_bench(config)
-    except (BenchStopped, CriticError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=EXIT_CRITIC) from None
-    except BudgetExceeded as exc:
-        typer.echo(f"error: compute matching broken: {exc}", err=True)
-        raise typer.Exit(code=EXIT_INTERNAL) from None
-    except SculptError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=EXIT_INPUT) from None
+    config = BenchConfig(
+        briefs=briefs, difficulties=_ints(difficulty, "--difficulty"), budget=budget, methods=_names(methods),
+        critic=critic, critic_base_url=critic_base_url, seed=seed, out=out, model=model, steps=steps,
+        loopback=LoopbackOptions(initial=loopback_initial, final=loopback_final, curve=loopback_curve),
+        examples=examples, show_progress=progress)
+    result = run_bench(config)
     agg = result.results["aggregates"]
     table = Table(title=f"ShapesBench · budget {budget} images")
     for col in ("method", "difficulty", "all-correct [95% CI]", "calls to success (mean)"):
@@ -110,5 +93,7 @@ def bench(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``bench`` to a Typer app."""
-    app.command("bench")(bench)
+    """Add ``bench`` to a Typer app (the ``sculpt.commands`` entry point)."""
+    from agent.cli.errors import guarded
+
+    app.command("bench")(guarded(bench))

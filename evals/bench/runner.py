@@ -147,7 +147,7 @@ def _load_engine(config: BenchConfig, engine):
             raise BenchError(f"the engine given runs {engine.default_steps} steps, but steps={config.steps} "
                              "was asked for; load it with Engine.load(..., steps=...) or leave steps unset")
         return engine
-    from agent.runner import resolve_model
+    from agent.components import resolve_model
     from tools.engine import Engine
 
     return Engine.load(resolve_model(config.model), steps=config.steps)

@@ -1,7 +1,7 @@
 """``sculpt eval-critic``: how often critics agree with people on a preference dataset.
 
-Mounted on the main app with ``register(app)``. Library code raises; this is the only place that
-turns sculpt's errors into a one-line message: exit code 2 for bad input, 4 when the critic could
+Mounted on the main app through the ``sculpt.commands`` entry point. Errors become messages and
+exit codes as for every command (agent/cli/errors.py): 2 for bad input, 4 when the critic could
 not be reached (finished judgements are cached; rerunning resumes).
 """
 from __future__ import annotations
@@ -13,12 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evals.critic_eval.errors import EvaluationStopped
 from evals.critic_eval.loaders import FORMATS
-from tools.errors import SculptError
 
 _FORMATS_HELP = ", ".join(FORMATS)
-EXIT_INPUT, EXIT_CRITIC = 2, 4  # as in sculpt's other commands: bad input; critic unreachable
 
 
 def eval_critic(
@@ -63,14 +60,7 @@ def eval_critic(
                         split=split, image_root=image_root, concurrency=concurrency, seed=seed,
                         val_fraction=val_fraction, bootstrap=bootstrap, cache=cache if cache else True,
                         show_progress=progress)
-    try:
-        result = evaluate(config)
-    except EvaluationStopped as exc:  # the critic is unreachable: sculpt's exit code for that
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=EXIT_CRITIC) from None
-    except SculptError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=EXIT_INPUT) from None
+    result = evaluate(config)
     data = result.metrics["dataset"]
     table = Table(title=f"{data['pairs']} pairs, {data['prompts']} prompts")
     for col in ("critic", "(1) no ties", "(2) with ties", "(3) three-way", "flip rate", "parse failures"):
@@ -86,5 +76,7 @@ def eval_critic(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``eval-critic`` to a Typer app."""
-    app.command("eval-critic")(eval_critic)
+    """Add ``eval-critic`` to a Typer app (the ``sculpt.commands`` entry point)."""
+    from agent.cli.errors import guarded
+
+    app.command("eval-critic")(guarded(eval_critic))

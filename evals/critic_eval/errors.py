@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.errors import InputError, SculptError
+from tools.errors import InputError, Unreachable
 
 
 class CriticEvalError(InputError):
@@ -20,5 +20,5 @@ class DatasetError(CriticEvalError):
         super().__init__(f"{where}: {message}")
 
 
-class EvaluationStopped(SculptError):
+class EvaluationStopped(Unreachable):
     """The critic could not be reached; every finished judgement is cached, so a rerun resumes."""

@@ -22,6 +22,16 @@ _LINK_TEXT = {None: "and", "left of": "to the left of", "right of": "to the righ
               "above": "above", "below": "below"}
 
 
+def group_id(index: int) -> str:
+    """The opaque group id of the brief's ``index``-th phrase (Requirement.group, Defect.group)."""
+    return f"g{index}"
+
+
+def group_index(group: str) -> int:
+    """The phrase a group id made by :func:`group_id` stands for."""
+    return int(group[1:])
+
+
 def _article(noun: str) -> str:
     return "an" if noun[:1] in tuple("aeiou") else "a"
 
@@ -108,17 +118,19 @@ class Brief(BaseModel):
             the = f"the {g.noun()}"
             verb = "is" if g.count == 1 else "are"
             if g.count == 1:
-                reqs.append(Requirement(id=f"g{i}.object", kind="object", text=f"{_article(g.noun())} {g.noun()}",
+                reqs.append(Requirement(id=f"g{i}.object", kind="object", group=group_id(i),
+                                        text=f"{_article(g.noun())} {g.noun()}",
                                         spec={"check": "object", "group": i}))
             else:
-                reqs.append(Requirement(id=f"g{i}.count", kind="count",
+                reqs.append(Requirement(id=f"g{i}.count", kind="count", group=group_id(i),
                                         text=f"exactly {COUNT_WORDS[g.count]} {g.noun()}",
                                         spec={"check": "count", "group": i}))
             if g.size:
-                reqs.append(Requirement(id=f"g{i}.size", kind="attribute", text=f"{the} {verb} {g.size}",
+                reqs.append(Requirement(id=f"g{i}.size", kind="attribute", group=group_id(i),
+                                    text=f"{the} {verb} {g.size}",
                                         spec={"check": "size", "group": i}))
             if g.position:
-                reqs.append(Requirement(id=f"g{i}.position", kind="position",
+                reqs.append(Requirement(id=f"g{i}.position", kind="position", group=group_id(i),
                                         text=f"{the} {verb} at {g.position}",
                                         spec={"check": "position", "group": i}))
         for i, link in enumerate(self.links):
@@ -126,7 +138,9 @@ class Brief(BaseModel):
                 continue
             a, b = self.groups[i], self.groups[i + 1]
             verb = "is" if a.count == 1 else "are"
+            # A relation belongs to its subject: fixing it moves (or redraws) the first object.
             reqs.append(Requirement(id=f"g{i}.{link.replace(' ', '_')}.g{i + 1}", kind="relation",
+                                    group=group_id(i),
                                     text=f"the {a.noun()} {verb} {link} the {b.noun()}",
                                     spec={"check": "relation", "group": i, "other": i + 1,
                                           "relation": link}))

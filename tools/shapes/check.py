@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tools.contracts import Region, Requirement
-from tools.shapes.brief import Brief, Group
+from tools.contracts import Defect, Region, Requirement
+from tools.shapes.brief import Brief, Group, group_id
 from tools.shapes.detect import DetectedObject, Detection
 from tools.shapes.vocab import (
     CELLS,
@@ -22,15 +22,9 @@ from tools.shapes.vocab import (
 REGION_PAD = 0.05  # around an object's box, so an inpaint covers its blurred edges
 
 
-@dataclass(frozen=True)
-class Defect:
-    """Something to change in the image: 'add' an object in a region, or 'remove' one."""
-
-    kind: str  # "add" | "remove" | "replace"
-    region: Region
-    description: str
-    group: int | None = None
-    requirement_ids: tuple[str, ...] = ()
+def _defect(kind: str, region: Region, description: str, gi: int, requirement_ids: tuple[str, ...]) -> Defect:
+    return Defect(kind=kind, region=region, description=description, group=group_id(gi),
+                  requirement_ids=list(requirement_ids))
 
 
 @dataclass(frozen=True)
@@ -199,7 +193,7 @@ def _check_presence(scene: _Scene, req: Requirement, gi: int, g: Group, cands: l
     if n > want:  # too many: the surplus that fits the brief worst is the one to remove
         extra = sorted(cands, key=lambda o: _fit(o, g))[0]
         region = _box_region(extra.box)
-        defects.append(Defect("remove", region, f"remove the extra {g.shape} ({extra.describe()})", gi,
+        defects.append(_defect("remove", region, f"remove the extra {g.shape} ({extra.describe()})", gi,
                               (req.id,)))
         return RequirementResult(req.id, False, f"found {n} {noun}, not {COUNT_WORDS[want]}: {_where(cands)}",
                                  region)
@@ -208,11 +202,11 @@ def _check_presence(scene: _Scene, req: Requirement, gi: int, g: Group, cands: l
         region = _box_region(miss.box)
         region = region if region.area >= _square_at(*miss.center, _target_side(g)).area else \
             _square_at(*miss.center, _target_side(g))
-        defects.append(Defect("replace", region, f"turn {miss.describe()} into {g.phrase()}", gi, (req.id,)))
+        defects.append(_defect("replace", region, f"turn {miss.describe()} into {g.phrase()}", gi, (req.id,)))
         evidence = f"no {noun} ({n} of {want} found); closest is {miss.describe()}"
     else:
         region = _square_at(*scene.target_center(gi), _target_side(g))
-        defects.append(Defect("add", region, f"add {g.phrase()}", gi, (req.id,)))
+        defects.append(_defect("add", region, f"add {g.phrase()}", gi, (req.id,)))
         evidence = f"no {noun} ({n} of {want} found); the image shows {_where(list(scene.det.objects))}"
     return RequirementResult(req.id, False, evidence, region)
 
@@ -226,7 +220,7 @@ def _check_size(req: Requirement, gi: int, g: Group, inst: list[DetectedObject],
         return RequirementResult(req.id, True, f"{_where(inst)}: {g.size}")
     o = wrong[0]
     region = _square_at(*o.center, max(_target_side(g), o.side))
-    defects.append(Defect("replace", region, f"redraw {o.describe()} as {g.size}", gi, (req.id,)))
+    defects.append(_defect("replace", region, f"redraw {o.describe()} as {g.size}", gi, (req.id,)))
     return RequirementResult(req.id, False, f"{o.describe()} is {o.size}, not {g.size} "
                                             f"(side {o.side:.2f} of the image)", region)
 
@@ -241,9 +235,9 @@ def _check_position(req: Requirement, gi: int, g: Group, inst: list[DetectedObje
         return RequirementResult(req.id, True, f"{_where(inst)}")
     o = wrong[0]
     target = _box_region(cell_box(g.position), 0.0)
-    defects.append(Defect("remove", _box_region(o.box), f"remove {o.describe()} from {o.cell}", gi,
+    defects.append(_defect("remove", _box_region(o.box), f"remove {o.describe()} from {o.cell}", gi,
                           (req.id,)))
-    defects.append(Defect("add", target, f"add {g.phrase()}", gi, (req.id,)))
+    defects.append(_defect("add", target, f"add {g.phrase()}", gi, (req.id,)))
     return RequirementResult(req.id, False, f"{o.describe()}, not at {g.position}", target)
 
 
@@ -266,8 +260,8 @@ def _check_relation(scene: _Scene, req: Requirement, gi: int, spec: dict,
         move = (a, a_g, gi, _square_at(b.center[0] + dx * gap, b.center[1] + dy * gap,
                                        max(a.side, _target_side(a_g))), rel, b_g)
     moved, g_moved, g_index, target, how, anchor = move
-    defects.append(Defect("remove", _box_region(moved.box), f"remove {moved.describe()}", g_index, (req.id,)))
-    defects.append(Defect("add", target, f"add {g_moved.phrase()} {how} the {anchor.noun()}", g_index,
+    defects.append(_defect("remove", _box_region(moved.box), f"remove {moved.describe()}", g_index, (req.id,)))
+    defects.append(_defect("add", target, f"add {g_moved.phrase()} {how} the {anchor.noun()}", g_index,
                           (req.id,)))
     return RequirementResult(req.id, False, f"{a.describe()} is not {rel} {b.describe()}", target)
 
@@ -313,8 +307,8 @@ def _merge(defects: list[Defect]) -> list[Defect]:
     for d in defects:
         for i, e in enumerate(out):
             if e.kind == d.kind and e.region.iou(d.region) > 0.5:
-                out[i] = Defect(e.kind, e.region, e.description, e.group,
-                                tuple(dict.fromkeys(e.requirement_ids + d.requirement_ids)))
+                out[i] = e.model_copy(update={"requirement_ids": list(dict.fromkeys(e.requirement_ids
+                                                                                    + d.requirement_ids))})
                 break
         else:
             out.append(d)

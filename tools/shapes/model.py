@@ -138,15 +138,6 @@ class ShapesComponents:
     config: ShapesModelConfig = field(default_factory=ShapesModelConfig)
 
 
-def build_components(cfg: ShapesModelConfig, tokenizer_dir: Path) -> ShapesComponents:
-    tokenizer = build_tokenizer(tokenizer_dir, cfg.max_tokens)
-    return ShapesComponents(
-        vae=build_vae(cfg), unet=build_unet(cfg),
-        text_encoder=build_text_encoder(cfg, len(tokenizer)), tokenizer=tokenizer,
-        scheduler=build_scheduler(), config=cfg,
-    )
-
-
 def save_pipeline(components: ShapesComponents, folder: Path, half: bool = True) -> None:
     """Write the components as a standard StableDiffusionPipeline folder.
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 import shutil
 import time
 
-from agent.runner import RunSpec, start_run
-from agent.state import node_score
+from agent.lifecycle import Run
+from agent.spec import RunSpec
+from agent.status import Status
+from agent.tree import Tree
 from evals.bench.errors import BenchStopped
 from evals.bench.methods.common import Outcome, Shot, Trial, best_so_far
 
 AGENT_RUNS = "agent-runs"
-
-
-def _node_order(node_id: str) -> int:
-    return int(node_id[1:])
 
 
 def _checkpoint_bytes(run_dir) -> int:
@@ -36,28 +34,27 @@ def run_agent(trial: Trial) -> Outcome:
         shutil.rmtree(run_dir)
     spec = RunSpec(brief=trial.brief, model=trial.model, critic=trial.critic_spec,
                    critic_options=dict(trial.critic_options), budget={"generations": trial.budget},
-                   seed=trial.seed,
+                   seed=trial.seed, policy=trial.policy,
                    # Spelled out so run.json describes the run fully (a resume or replay of the
                    # folder uses the benchmark's steps, not the model's default).
                    generation={"steps": trial.engine.default_steps})
     t0 = time.perf_counter()
-    res = start_run(spec, runs, engine=trial.engine, critic=trial.make_critic(), run_id=trial.brief_id)
+    with Run.start(spec, runs, engine=trial.engine, critic=trial.make_critic(), run_id=trial.brief_id) as run:
+        res = run.advance()
     wall = time.perf_counter() - t0
-    if res.status == "critic_unavailable":
+    if res.status == Status.CRITIC_UNAVAILABLE:
         raise BenchStopped(f"the critic {trial.critic_spec} is unreachable ({res.stop_reason}); every "
                            "finished result is saved: rerun the same command to continue")
     state = res.state
-    nodes = state.get("nodes", {})
-    ids = sorted((i for i, n in nodes.items() if n.get("image")), key=_node_order)
+    tree = Tree(state.get("nodes", {}))
+    ids = [i for i in tree.imaged() if tree[i].action is not None]  # made by the run, in order
     shots = []
     for i in ids:
-        n = nodes[i]
-        action = n.get("action") or {}
-        shots.append(Shot(task=action.get("kind", "?"), seed=n["seed"], prompt=n["prompt"],
-                          strength=action.get("strength"),
-                          score=round(node_score(n), 4) if n.get("critique") else None,
-                          path=f"{AGENT_RUNS}/{trial.brief_id}/{n['image']}", digest=n["image_hash"],
-                          node=i, parent=n.get("parent")))
+        n = tree[i]
+        shots.append(Shot(task=n.action.kind, seed=n.seed, prompt=n.prompt, strength=n.action.strength,
+                          score=round(n.score, 4) if n.critique else None,
+                          path=f"{AGENT_RUNS}/{trial.brief_id}/{n.image}", digest=n.image_hash,
+                          node=i, parent=n.parent))
     # The best node among those made by the first k images, by the driving critic's score (the
     # agent's own rule: a later node must score strictly higher to become the best). The last
     # point is the agent's own answer, whatever a critic's listwise ranking made of it.
@@ -73,7 +70,7 @@ def run_agent(trial: Trial) -> Outcome:
         shots=shots, choice=choice, final=final,
         usage={"critic_calls": int(spend.get("critic_calls", 0)), "tokens": int(spend.get("tokens", 0)),
                "usd": round(float(spend.get("usd", 0)), 6)},
-        info={"run": f"{AGENT_RUNS}/{trial.brief_id}", "status": res.status, "stop_reason": res.stop_reason,
+        info={"run": f"{AGENT_RUNS}/{trial.brief_id}", "status": res.status.value, "stop_reason": res.stop_reason,
               "best": res.best, "steps": steps, "generations": int(spend.get("generations", 0)),
               "drifts": int(counters.get("drifts", 0)), "backtracks": int(counters.get("backtracks", 0)),
               "actions": [s.task for s in shots]},

@@ -42,6 +42,7 @@ class Trial:
     out: Path  # the benchmark's output folder
     model: str = "shapes"  # the model as given, recorded in the agent's run.json
     loopback: LoopbackOptions = field(default_factory=LoopbackOptions)
+    policy: dict[str, Any] = field(default_factory=dict)  # the agent's rule settings (PolicyConfig fields)
 
     def make_critic(self) -> Critic:
         # A fresh critic for every trial: a stateful critic (scripted, or one with a cache) must

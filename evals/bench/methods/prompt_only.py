@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from agent.critics.base import CriticError
 from agent.rewriters.registry import make_rewriter
-from agent.runner import rewriter_spec
+from agent.spec import RunSpec
 from evals.bench.methods.common import Driver, Outcome, Shot, Trial, best_so_far
 
 
 def run_prompt_only(trial: Trial) -> Outcome:
     driver = Driver(trial)
-    spec = rewriter_spec("auto", trial.critic_spec)  # rules for the exact critic, the same model otherwise
-    rewriter = make_rewriter(spec, **(trial.critic_options if spec.startswith("openai:") else {}))
+    # The agent's own choice: the rules for the exact critic, the critic's model otherwise.
+    run_spec = RunSpec(brief=trial.brief, critic=trial.critic_spec, critic_options=dict(trial.critic_options))
+    rewriter = make_rewriter(run_spec.rewriter_spec(), **run_spec.rewriter_options())
     prompt = driver.prompt
     tried = [prompt]
     shots: list[Shot] = []

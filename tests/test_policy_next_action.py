@@ -1,39 +1,22 @@
-"""The decision rules, on hand-built states: which action each kind of critique leads to, and why."""
+"""What to do next (agent/policy/next_action.py), on hand-built states: which action each kind of
+critique leads to, and why."""
 from __future__ import annotations
 
 import pytest
 
 from agent.contracts import Action
-from agent.policy import ROOT, PolicyConfig, class_key, stop_check
+from agent.policy import Budget, PolicyConfig
 from agent.policy import decide as decide_with_budget
-from tools.shapes.parse import parse_brief
+from agent.policy.stopping import before_action
+from agent.policy.tabu import action_class, mark_tabu
+from agent.tree import ROOT, TreeNode
+from tests.policy_states import BOX, BRIEF, BUDGET, IDS, crit, state
 
-BRIEF = parse_brief("a red circle to the left of a blue square, yellow background")
-CHECKLIST = [r.model_dump(mode="json") for r in BRIEF.requirements()]
-IDS = [r["id"] for r in CHECKLIST]  # g0.object, g1.object, g0.left_of.g1, background
-
-
-def crit(failed=(), defects=(), score=None, recommended=None, regions=None):
-    passed = [i for i in IDS if i not in failed]
-    return {"score": score if score is not None else len(passed) / len(IDS), "passed": passed,
-            "failed": list(failed), "defects": list(defects), "regions": regions or {},
-            "recommended": recommended, "file": None}
-
-
-def state(node_crit, **extra):
-    nodes = {ROOT: {"id": ROOT, "parent": None}, "n1": {"id": "n1", "parent": ROOT, "image": "images/x.png",
-                                                       "critique": node_crit, **extra.pop("node", {})}}
-    return {"brief": BRIEF.text(), "prompt": BRIEF.text(), "checklist": CHECKLIST, "nodes": nodes,
-            "current": "n1", "best": "n1", "budget": {"generations": 8}, "spend": {"generations": 1},
-            "since_best": 0, **extra}
-
-
-BOX = {"x0": 0.1, "y0": 0.1, "x1": 0.4, "y1": 0.4}
 CFG = PolicyConfig()
 
 
-def decide(s, cfg):
-    return decide_with_budget(s, cfg, s.get("budget", {"generations": 8}))
+def decide(s, cfg, budget=BUDGET):
+    return decide_with_budget(s, cfg, budget)
 
 
 def test_first_step_is_txt2img_from_the_prompt():
@@ -61,7 +44,7 @@ def test_local_failure_inpaints_the_defect_region_with_its_prompt():
 def test_local_fix_without_prompt_asks_the_rewriter_for_a_region_prompt():
     defect = {"kind": "add", "region": BOX, "requirement_ids": ["g1.object"], "description": "add"}
     d = decide(state(crit(failed=["g1.object"], defects=[defect])), CFG)
-    assert d.route == "rewrite" and d.job == "region" and d.action.kind == "inpaint"
+    assert d.route == "generate" and d.rewrite == "region" and d.action.kind == "inpaint"
 
 
 def test_removal_and_addition_of_one_object_are_one_inpaint():
@@ -88,12 +71,12 @@ def test_near_miss_without_region_makes_variations_at_low_strength():
 def test_layout_near_miss_without_region_rebuilds_instead_of_varying():
     # Low-strength variations keep the layout, so they cannot fix a relation.
     d = decide(state(crit(failed=["g0.left_of.g1"])), CFG)
-    assert d.route == "rewrite" and d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
+    assert d.rewrite == "prompt" and d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
 
 
 def test_global_failure_rewrites_and_rebuilds_at_high_strength():
     d = decide(state(crit(failed=["background", "g0.left_of.g1"])), CFG)
-    assert d.route == "rewrite" and d.job == "prompt"
+    assert d.route == "generate" and d.rewrite == "prompt"
     assert d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
 
 
@@ -105,7 +88,7 @@ def test_background_failure_is_global_even_with_regions():
 
 def test_nothing_holding_restarts_with_a_new_prompt():
     d = decide(state(crit(failed=IDS)), CFG)
-    assert d.route == "rewrite" and d.action.kind == "txt2img"
+    assert d.rewrite == "prompt" and d.action.kind == "txt2img"
     assert "nothing holds" in d.reason
 
 
@@ -115,7 +98,7 @@ def test_tabu_action_is_skipped_for_the_next_alternative():
     c = crit(failed=["g0.object"], defects=[defect])
     first = decide(state(c), CFG)
     assert first.action.kind == "inpaint"
-    s = state(c, node={"tabu": [class_key(first.action)]})
+    s = state(c, node={"tabu": [action_class(first.action)]})
     second = decide(s, CFG)
     assert second.action.kind == "variations"  # score 0.75 without a usable region: a near miss
     assert any("tabu" in n for n in second.notes)
@@ -124,7 +107,7 @@ def test_tabu_action_is_skipped_for_the_next_alternative():
 def test_retries_are_counted_per_action_kind_and_shape():
     defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "x", "prompt": "p"}
     c = crit(failed=["g0.object"], defects=[defect])
-    key = class_key(decide(state(c), CFG).action)
+    key = action_class(decide(state(c), CFG).action)
     assert decide(state(c, node={"tries": {key: CFG.retries - 1}}), CFG).action.kind == "inpaint"
     assert decide(state(c, node={"tries": {key: CFG.retries}}), CFG).action.kind != "inpaint"
 
@@ -144,26 +127,30 @@ def test_variations_shrink_to_the_remaining_budget():
     assert decide(s, CFG).action.kind == "img2img"  # one image left: a single low-strength edit
 
 
-@pytest.mark.parametrize("budget,spend,status", [
-    ({"generations": 8}, {"generations": 8}, "budget"),
-    ({"generations": 8, "usd": 0.05}, {"generations": 2, "usd": 0.051}, "budget"),
-    ({"generations": 8, "seconds": 10}, {"generations": 2, "seconds": 11}, "budget"),
+@pytest.mark.parametrize("budget,spend,what", [
+    ({"generations": 8}, {"generations": 8}, "generator calls"),
+    ({"generations": 8, "usd": 0.05}, {"generations": 2, "usd": 0.051}, "dollars"),
+    ({"generations": 8, "seconds": 10}, {"generations": 2, "seconds": 11}, "seconds"),
+    ({"generations": None, "tokens": 100}, {"generations": 2, "tokens": 120}, "tokens"),
 ])
-def test_budget_stops(budget, spend, status):
-    s = state(crit(failed=["g0.object"]), budget=budget, spend=spend)
-    assert stop_check(s, CFG, budget)[0] == status
-    assert decide(s, CFG).route == "stop"
+def test_each_kind_of_budget_stops_the_run(budget, spend, what):
+    s = state(crit(failed=["g0.object"]), spend=spend)
+    stop = before_action(s, CFG, Budget(**budget))
+    assert stop.status == "budget" and what in stop.reason
+    assert decide(s, CFG, Budget(**budget)).route == "stop"
+    under = {k: v / 2 for k, v in spend.items()}
+    assert before_action(state(crit(failed=["g0.object"]), spend=under), CFG, Budget(**budget)) is None
 
 
 def test_plateau_stops_an_open_ended_run():
     s = state(crit(failed=["g0.object"]), since_best=CFG.plateau_k)
-    assert decide_with_budget(s, CFG, {"seconds": 600}).status == "plateau"
+    assert decide_with_budget(s, CFG, Budget(generations=None, seconds=600)).status == "plateau"
 
 
 def test_plateau_with_generations_left_starts_a_new_image():
     s = state(crit(failed=["g0.object"]), since_best=CFG.plateau_k)
     d = decide(s, CFG)
-    assert d.route == "rewrite" and d.action.kind == "txt2img" and d.reason.startswith("plateau")
+    assert d.rewrite == "prompt" and d.action.kind == "txt2img" and d.reason.startswith("plateau")
     assert decide(state(crit(failed=["g0.object"]), since_best=CFG.plateau_k - 1), CFG).action.kind != "txt2img"
 
 
@@ -193,6 +180,8 @@ def test_action_validation_rejects_bad_parameters():
         Action(kind="inpaint")
     with pytest.raises(ValueError):
         Action(kind="variations", n=0, strength=0.3)
+    with pytest.raises(ValueError):
+        Action(kind="variations", n=3)  # a strength is always decided, never left to a default
 
 
 def test_all_pass_but_marked_down_is_polished_not_rebuilt():
@@ -204,7 +193,7 @@ def test_all_pass_but_marked_down_is_polished_not_rebuilt():
 def test_first_image_stops_cleanly_when_txt2img_is_banned():
     s = state(None)
     s["current"] = ROOT
-    s["nodes"][ROOT]["tabu"] = [class_key(Action(kind="txt2img"))]
+    s["nodes"][ROOT].update(mark_tabu(TreeNode(id=ROOT), Action(kind="txt2img")))
     d = decide(s, CFG)
     assert d.route == "stop" and "cannot make a first image" in d.reason
 
@@ -216,7 +205,10 @@ def test_an_all_pass_image_is_accepted_even_when_it_spent_the_last_of_the_budget
 
 def test_adapted_strengths_do_not_make_a_failed_kind_new_again():
     # Two img2img failures at this node, at two strengths: a third strength is not a new action.
-    tabu = ["img2img|s=0.80", "img2img|s=0.65"]
-    s = state(crit(failed=["background", "g0.left_of.g1"]), node={"tabu": tabu, "strengths": {"img2img": 0.5}})
+    node = TreeNode(id="n1")
+    for strength in (0.8, 0.65):
+        node = node.model_copy(update=mark_tabu(node, Action(kind="img2img", strength=strength)))
+    s = state(crit(failed=["background", "g0.left_of.g1"]),
+              node={"tabu": node.tabu, "failures": node.failures, "strengths": {"img2img": 0.5}})
     d = decide(s, CFG)
     assert d.action.kind == "txt2img" and any("img2img failed 2 times" in n for n in d.notes)

@@ -1,0 +1,4 @@
+"""`python -m agent.cli`: the sculpt program."""
+from agent.cli import main
+
+main()

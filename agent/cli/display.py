@@ -1,0 +1,63 @@
+"""What the terminal shows: one line per event as the agent works, and the result at the end."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agent.results import RunResult
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def describe_event(e: dict) -> str | None:
+    """One line of rich markup for an event, or None for events not worth a line."""
+    node = e.get("node")
+    if node == "plan":
+        return f"[bold]plan[/] {len(e['checklist'])} requirements · prompt: {escape(e['prompt'])}"
+    if node == "enter":
+        return f"[bold]continue[/] — {escape(str(e.get('reason')))}"
+    if node == "decide":
+        return f"[cyan]decide[/] {e.get('decision')} — {escape(e.get('reason', ''))}"
+    if node == "generate":
+        if "error" in e:
+            return f"  [red]{e['action'].get('kind')} failed[/]: {escape(e['error'])}"
+        return (f"  generate {', '.join(e['nodes'])} from {e['parent']} "
+                f"(seed {', '.join(map(str, e['seeds']))}, {e['engine_seconds']:.2f}s)")
+    if node == "critique":
+        if "error" in e:
+            return f"  [red]critique {e['node_id']} failed[/]: {escape(e['error'])}"
+        mark = "[green]✓[/]" if not e["failed"] else f"[red]✗ {', '.join(e['failed'])}[/]"
+        return f"  critique {e['node_id']}: score {e['score']:.2f} {mark}"
+    if node == "select":
+        return f"  select {e.get('node_id', '')}: {e.get('outcome')} — {escape(e.get('reason') or '')}"
+    if node == "backtrack":
+        return f"  [yellow]backtrack[/] to {e['to']} — {escape(e.get('reason') or '')}"
+    if node == "rewrite_prompt" and "error" not in e:
+        return f"  rewrite ({e.get('job')}): {escape(e.get('prompt') or '')}"
+    return None
+
+
+def progress_printer(quiet: bool = False):
+    """An on_event callback printing one line per event."""
+    def show(e: dict) -> None:
+        line = None if quiet else describe_event(e)
+        if line:
+            console.print(line)
+    return show
+
+
+def print_result(res: RunResult) -> None:
+    table = Table(title=f"best image {res.best or '—'}" + (f" · score {res.best_score:.2f}" if res.best else ""),
+                  show_header=True)
+    table.add_column("requirement")
+    table.add_column("")
+    for v in res.verdicts:
+        table.add_row(escape(v["text"]), "[green]pass[/]" if v["passed"] else "[red]fail[/]")
+    console.print(table)
+    console.print(f"status: [bold]{res.status}[/]" + (f" — {escape(res.stop_reason)}" if res.stop_reason else ""))
+    out.print(f"run id: {res.run_id}")
+    out.print(f"run folder: {res.run_dir}")
+    out.print(f"report: {res.run_dir / 'report.html'}")
+    out.print(f"best image: {res.best_image if res.best_image else '—'}")

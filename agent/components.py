@@ -1,0 +1,66 @@
+"""Build what a run needs from its spec: the engine (loaded once per process and model), the critic
+and the rewriter. Every surface gets them here, so a spec means the same run everywhere."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from agent.critics.base import Critic
+from agent.critics.registry import make_critic
+from agent.rewriters.base import Rewriter
+from agent.rewriters.registry import make_rewriter
+from agent.spec import SHAPES_MODEL, RunSpec
+from tools.errors import InputError, ModelLoadError
+
+_ENGINES: dict[tuple, object] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def shapes_model_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "tools" / "shapes" / "weights"
+
+
+def resolve_model(model: str) -> str:
+    """The path or hub id a model name stands for ('shapes' is the built-in model)."""
+    if model != SHAPES_MODEL:
+        return model
+    path = shapes_model_path()
+    if not (path / "model_index.json").is_file():
+        raise ModelLoadError(f"the built-in shapes model is missing from {path}; train it with "
+                             "`python -m tools.shapes.train` (see tools/shapes/MODEL_CARD.md) or pass --model")
+    return str(path)
+
+
+def load_engine(spec: RunSpec, *, cache: bool = True):
+    """The engine for the spec's model and engine settings; loaded once per process when ``cache``."""
+    from tools.engine import Engine
+
+    e = spec.engine
+    key = (resolve_model(spec.model), e.device, e.dtype, e.scheduler, e.cpu_offload, e.model_configs)
+    with _ENGINES_LOCK:
+        if cache and key in _ENGINES:
+            return _ENGINES[key]
+        engine = Engine.load(key[0], device=e.device, dtype=e.dtype, scheduler=e.scheduler,
+                             cpu_offload=e.cpu_offload, config=e.model_configs)
+        if getattr(engine, "is_inpainting_checkpoint", False):
+            raise InputError(f"{spec.model} is an inpainting checkpoint: sculpt needs a text-to-image checkpoint "
+                             "of the same family (it derives inpainting from it)")
+        if cache:
+            _ENGINES[key] = engine
+        return engine
+
+
+def build_critic(spec: RunSpec) -> Critic:
+    return make_critic(spec.critic, **spec.critic_options)
+
+
+def build_rewriter(spec: RunSpec) -> Rewriter:
+    return make_rewriter(spec.rewriter_spec(), **spec.rewriter_options())
+
+
+def build_components(spec: RunSpec, *, engine=None, critic: Critic | None = None):
+    """(engine, critic, rewriter) for a spec; given ones are used as they are. The critic and
+    rewriter come first: a bad spec fails before a model loads."""
+    critic = critic or build_critic(spec)
+    rewriter = build_rewriter(spec)
+    return engine or load_engine(spec), critic, rewriter

@@ -1,0 +1,62 @@
+"""What the decision rules are given: their thresholds (PolicyConfig) and the run's budget.
+
+Both are part of the run's spec (run.json); an unknown or out-of-range value is an error that
+names the key. Tool settings (mask padding, feathering) are not here: they live with the engine's
+settings in agent/spec.py.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PolicyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # All requirements pass and the score reaches this. An exact critic scores an all-pass image 1.0;
+    # a model critic may mark one down for visible flaws, and below this the agent polishes.
+    accept_score: float = Field(0.8, ge=0, le=1)
+    near_miss: float = Field(0.75, ge=0, le=1)  # score from which a failure with no region is a near miss
+    variations_n: int = Field(3, ge=1)
+    variation_strength: float = Field(0.35, gt=0, le=1)
+    rebuild_strength: float = Field(0.8, gt=0, le=1)
+    strength_step: float = Field(0.15, gt=0, lt=1)
+    min_strength: float = Field(0.2, gt=0, le=1)
+    max_strength: float = Field(0.95, gt=0, le=1)
+    max_region_area: float = Field(0.5, gt=0, le=1)  # fixes covering more of the image than this are not local
+    local_min_score: float = Field(0.34, ge=0, le=1)  # below this too little holds for a local fix to build on
+    retries: int = Field(2, ge=1)  # tries of one kind of action at one node before it is tabu there
+    plateau_k: int = Field(5, ge=1)  # steps without a better node that make a plateau
+    stagnation_k: int = Field(3, ge=1)  # backtrack after this many steps below the best node
+    inpaint_strength: float = Field(1.0, gt=0, le=1)  # a region repainted from noise
+    # Prime an inpaint region with the colours its prompt names (tools/engine/guides.py), then
+    # denoise at this strength: a checkpoint without an inpainting UNet otherwise tends to leave it empty.
+    inpaint_guide: bool = True
+    guided_inpaint_strength: float = Field(0.5, gt=0, le=1)
+    max_critic_failures: int = Field(2, ge=1)  # unusable critiques in a row that stop the run
+    # Share of pixels outside its mask an inpaint may change before it counts as drift.
+    outside_tolerance: float = Field(0.001, ge=0, le=1)
+    # Mean pixel change below which an edit "changed too little" (its strength goes up).
+    small_change: float = Field(0.02, ge=0, le=1)
+    # Take the critic's own recommended action (validated by these rules) before the rules' choice.
+    # Off by default: the rules are the policy; a VLM's advice is an option, not the default.
+    follow_critic: bool = False
+
+    @model_validator(mode="after")
+    def _strength_range(self) -> "PolicyConfig":
+        if self.min_strength > self.max_strength:
+            raise ValueError(f"min_strength {self.min_strength} is above max_strength {self.max_strength}")
+        return self
+
+
+class Budget(BaseModel):
+    """What a run may spend; None means no limit of that kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generations: int | None = Field(8, gt=0)  # images (a batch of n variations counts n)
+    seconds: float | None = Field(None, gt=0)  # wall time
+    usd: float | None = Field(None, gt=0)  # critic dollars
+    tokens: int | None = Field(None, gt=0)  # critic tokens
+
+    def limits(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}

@@ -1,0 +1,231 @@
+"""What to do next: from the current node's critique to the next action, with a reason.
+
+In order, the first that applies and is allowed (not tabu, not tried too often, within budget):
+- every requirement passes and the score reaches ``accept_score`` -> **accept** (checked first: the
+  image that spent the last of the budget may be the one that passes);
+- a stop (policy/stopping.py);
+- no image yet -> **txt2img** from the prompt;
+- the critic's own recommendation, when ``follow_critic`` is on and the rules allow it;
+- a plateau under an image budget -> a new image (**txt2img** with a rewritten prompt);
+- failures confined to regions while the rest holds -> **inpaint** them, one object group at a time;
+- a near miss (score >= ``near_miss``) with no region to blame, or every requirement passing but
+  the score still low -> **variations** at low strength; never for a failed position, relation or
+  count: low-strength variations keep the layout, so they cannot fix those;
+- something holds -> rewrite the prompt and rebuild with **img2img** at high strength;
+- otherwise -> rewrite the prompt and start a new image (**txt2img**).
+The strengths come from policy/strength.py.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.contracts import Action, Region
+from agent.policy import strength
+from agent.policy.config import Budget, PolicyConfig
+from agent.policy.stopping import before_action, nothing_left, plateaued, remaining_images
+from agent.policy.tabu import why_banned
+from agent.status import Status
+from agent.tree import ROOT, CritiqueSummary, Tree, TreeNode
+
+LOCAL_KINDS = {"object", "attribute", "count", "position", "relation", "text", "other"}
+GLOBAL_KINDS = {"background", "style"}
+# Failures of where things are or how many there are: low-strength variations keep the layout, so
+# they cannot fix these; a local repaint or a rebuild can.
+LAYOUT_KINDS = {"position", "relation", "count"}
+
+Rewrite = Literal["prompt", "region"]
+
+
+class Decision(BaseModel):
+    """The next move: generate an action (after a rewrite, if ``rewrite`` says what to write),
+    accept the current node, or stop with a status."""
+
+    route: Literal["generate", "accept", "stop"]
+    action: Action | None = None
+    rewrite: Rewrite | None = None
+    reason: str = ""
+    notes: list[str] = Field(default_factory=list)
+    status: Status | None = None  # route "stop"
+
+
+def decide(state: dict, cfg: PolicyConfig, budget: Budget) -> Decision:
+    tree = Tree(state["nodes"])
+    cur_id = state.get("current") or ROOT
+    node = tree[cur_id]
+    crit = node.critique
+    if crit and not crit.failed and crit.score >= cfg.accept_score:
+        return Decision(route="accept", reason=f"all {len(crit.passed)} requirements pass (score {crit.score:.2f})")
+    stop = before_action(state, cfg, budget)
+    if stop:
+        return Decision(route="stop", status=stop.status, reason=stop.reason)
+    if cur_id == ROOT or crit is None:
+        action = Action(kind="txt2img", prompt=state["prompt"], negative_prompt=state.get("negative_prompt"))
+        banned = why_banned(tree[ROOT], action, cfg)
+        if banned:
+            return Decision(route="stop", status=Status.EXHAUSTED,
+                            reason=f"cannot make a first image: txt2img is {banned}")
+        return Decision(route="generate", action=action, reason="first image from the prompt"
+                        if cur_id == ROOT else "the current image has no critique; start afresh")
+    notes: list[str] = []
+    for action, why, rewrite in _candidates(state, tree, node, crit, cfg, notes):
+        banned = why_banned(node if action.kind != "txt2img" else tree[ROOT], action, cfg)
+        if banned:
+            notes.append(f"skipped {action.kind}: {banned}")
+            continue
+        action = _fit_budget(action, remaining_images(state.get("spend", {}), budget))
+        if action is None:
+            notes.append("skipped an action larger than the remaining budget")
+            continue
+        return Decision(route="generate", action=action.model_copy(update={"reason": why}), rewrite=rewrite,
+                        reason=why, notes=notes)
+    stop = nothing_left()
+    return Decision(route="stop", status=stop.status, reason=stop.reason, notes=notes)
+
+
+def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig,
+                notes: list[str]) -> list[tuple[Action, str, Rewrite | None]]:
+    """Every action the rules would take at this node, best first: (action, reason, rewrite job)."""
+    out: list[tuple[Action, str, Rewrite | None]] = []
+    negative = state.get("negative_prompt")
+    if cfg.follow_critic and crit.recommended:
+        action, note = _from_recommendation(node, crit, cfg)
+        if note:
+            notes.append(note)
+        if action is not None:
+            job: Rewrite | None = "region" if action.kind == "inpaint" and not action.prompt else (
+                "prompt" if action.kind in ("txt2img", "img2img") and not action.prompt else None)
+            out.append((action, note, job))
+    if plateaued(state, cfg):
+        out.append((Action(kind="txt2img", negative_prompt=negative),
+                    f"plateau: no better image in {state['since_best']} steps; start a new image", "prompt"))
+    local = _local_fix(state, node, crit, cfg, notes)
+    if local:
+        action, why = local
+        out.append((action, why, None if action.prompt else "region"))
+    kinds = {r["id"]: r.get("kind", "other") for r in state["checklist"]}
+    global_fail = any(kinds.get(f) in GLOBAL_KINDS for f in crit.failed)
+    polish = not crit.failed  # every requirement holds, the critic still marks it down
+    layout_fail = any(kinds.get(f) in LAYOUT_KINDS for f in crit.failed)
+    if polish or (crit.score >= cfg.near_miss and not global_fail and not layout_fail):
+        s = strength.for_edit(node, "variations", cfg)
+        why = (f"every requirement passes but the critic rates it {crit.score:.2f}: polish with" if polish else
+               f"near miss (score {crit.score:.2f}) with no region to blame:")
+        # prompt=None: the node's own prompt, which may be a rewrite or carry the person's feedback.
+        out.append((Action(kind="variations", n=cfg.variations_n, strength=s, negative_prompt=negative),
+                    f"{why} {cfg.variations_n} variations at strength {s}", None))
+    if crit.passed:
+        s = strength.for_edit(node, "img2img", cfg)
+        out.append((Action(kind="img2img", strength=s, negative_prompt=negative),
+                    (f"global failure ({', '.join(crit.failed)})" if crit.failed else
+                     "polishing by variations is exhausted") +
+                    f": rewrite the prompt and rebuild at strength {s}, keeping what holds", "prompt"))
+    out.append((Action(kind="txt2img", negative_prompt=negative),
+                f"{'nothing holds' if not crit.passed else 'other fixes exhausted'}: rewrite the "
+                "prompt and start a new image", "prompt"))
+    return out
+
+
+def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig,
+               notes: list[str]) -> tuple[Action, str] | None:
+    """An inpaint of the regions where the failures are, one object group at a time."""
+    requirements = {r["id"]: r for r in state["checklist"]}
+    failed = crit.failed
+    # "Confined to a region while the rest passes": a global requirement failing, or too little
+    # holding to build on, makes it a global failure, whatever regions the critic offers.
+    if any(requirements.get(f, {}).get("kind", "other") in GLOBAL_KINDS for f in failed) \
+            or crit.score < cfg.local_min_score:
+        return None
+    defects = [d for d in crit.defects if d.region and d.kind != "global"]
+    if not defects:
+        # A critic that gives verdict regions but no defects: repaint those regions.
+        if not crit.regions:
+            return None
+        from agent.contracts import Defect
+
+        defects = [Defect(kind="replace", description="", region=r, requirement_ids=[k])
+                   for k, r in crit.regions.items()]
+
+    def group_of(requirement_id: str) -> str:
+        # The planner's group (the object a requirement is about); a requirement without one stands alone.
+        return requirements.get(requirement_id, {}).get("group") or requirement_id
+
+    groups: dict[str, list] = {}
+    for d in defects:
+        groups.setdefault(group_of((d.requirement_ids or ["?"])[0]), []).append(d)
+    first_failure = {}
+    for i, f in enumerate(failed):
+        first_failure.setdefault(group_of(f), i)
+    # The group with the most failed requirements first, then the one that failed first.
+    order = sorted(groups, key=lambda g: (-len({r for d in groups[g] for r in d.requirement_ids}),
+                                          first_failure.get(g, len(failed))))
+    for g in order:
+        ds = groups[g]
+        area = sum(d.region.area for d in ds)
+        if area > cfg.max_region_area:
+            notes.append(f"no inpaint for {g}: its regions cover {area:.0%} of the image")
+            continue
+        adds = [d for d in ds if d.kind != "remove"]
+        prompt = (adds or ds)[0].prompt
+        # Where something is to be drawn comes first: a colour guide centres its blob there.
+        regions = [d.region for d in adds + [d for d in ds if d not in adds]]
+        action = Action(kind="inpaint", prompt=prompt, regions=regions,
+                        strength=strength.provisional_inpaint(cfg),
+                        reason="; ".join(d.description for d in ds))
+        if prompt is not None:
+            action = strength.complete_inpaint(action, cfg)
+        banned = why_banned(node, action, cfg)
+        if banned:
+            notes.append(f"skipped inpaint for {g}: {banned}")
+            continue
+        what = ", ".join(sorted({r for d in ds for r in d.requirement_ids}))
+        return action, f"local failure ({what}) confined to {len(regions)} region(s) covering {area:.0%}"
+    return None
+
+
+def _from_recommendation(node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig) -> tuple[Action | None, str]:
+    """The critic's recommendation as an action, if the rules allow it; and a note on what was done."""
+    rec = crit.recommended
+    kind = rec.kind
+    if kind == "accept":
+        return (None, "critic recommended accept, overridden: requirements still fail") if crit.failed \
+            else (None, "")
+    if kind not in ("inpaint", "img2img", "variations", "txt2img", "rewrite_prompt"):
+        return None, f"critic recommended {kind!r}, which the rules do not take from a critic"
+    try:
+        if kind == "inpaint":
+            if not rec.region:
+                return None, "critic recommended inpaint without a region, overridden"
+            if rec.region.area > cfg.max_region_area:
+                return None, f"critic's inpaint region covers {rec.region.area:.0%} of the image, overridden"
+            action = Action(kind="inpaint", regions=[rec.region], prompt=rec.prompt,
+                            strength=strength.provisional_inpaint(cfg), source="critic", reason=rec.reason)
+            if rec.prompt:
+                action = strength.complete_inpaint(action, cfg)
+        elif kind == "variations":
+            s = rec.strength or strength.for_edit(node, "variations", cfg)
+            action = Action(kind="variations", n=cfg.variations_n, strength=s, source="critic", reason=rec.reason)
+        elif kind == "img2img":
+            s = rec.strength or strength.for_edit(node, "img2img", cfg)
+            action = Action(kind="img2img", strength=s, prompt=rec.prompt, source="critic", reason=rec.reason)
+        else:
+            action = Action(kind="txt2img", prompt=rec.prompt, source="critic", reason=rec.reason)
+    except (ValidationError, ValueError) as exc:
+        return None, f"critic's recommendation {kind} has invalid parameters ({exc.__class__.__name__}), overridden"
+    why = why_banned(node, action, cfg)
+    if why:
+        return None, f"critic recommended {kind}, overridden: {why}"
+    return action, f"critic recommended {kind}: {rec.reason}".strip()
+
+
+def _fit_budget(action: Action, remaining: float) -> Action | None:
+    """The action, shrunk to the images the budget still allows, or None when nothing fits."""
+    if action.generations <= remaining:
+        return action
+    if action.kind == "variations" and remaining >= 2:
+        return action.model_copy(update={"n": int(remaining)})
+    if action.kind == "variations" and remaining >= 1:
+        return Action(kind="img2img", strength=action.strength, prompt=action.prompt,
+                      negative_prompt=action.negative_prompt)
+    return None

@@ -1,0 +1,73 @@
+"""How strong an edit is: every strength the agent uses is chosen here.
+
+- variations start low (``variation_strength``: they keep structure and layout), a rebuild by
+  img2img high (``rebuild_strength``: it keeps only the broad layout and colours);
+- each node remembers the strength per kind that worked least badly there: down by
+  ``strength_step`` when an edit broke what was right (drift), up when it changed too little;
+- an inpaint's strength follows from its prompt: a region primed with the colours the prompt names
+  is denoised at ``guided_inpaint_strength`` (high enough to draw the shape, low enough to keep the
+  colour and place); an unprimed region is repainted from noise at ``inpaint_strength``.
+Always clamped to [min_strength, max_strength] for img2img and variations.
+"""
+from __future__ import annotations
+
+from agent.contracts import Action
+from agent.guides import guide_for
+from agent.policy.config import PolicyConfig
+from agent.tree import TreeNode
+
+
+def clamp(strength: float, cfg: PolicyConfig) -> float:
+    return round(min(cfg.max_strength, max(cfg.min_strength, strength)), 2)
+
+
+def default(kind: str, cfg: PolicyConfig) -> float:
+    return cfg.variation_strength if kind == "variations" else cfg.rebuild_strength
+
+
+def for_edit(node: TreeNode, kind: str, cfg: PolicyConfig) -> float:
+    """The strength of the next img2img or variations at ``node``: its adapted value, else the default."""
+    return clamp(node.strengths.get(kind, default(kind, cfg)), cfg)
+
+
+def provisional_inpaint(cfg: PolicyConfig) -> float:
+    """An inpaint's strength before its region prompt is written (the guided one, where guides are on)."""
+    return cfg.guided_inpaint_strength if cfg.inpaint_guide else cfg.inpaint_strength
+
+
+def complete_inpaint(action: Action, cfg: PolicyConfig) -> Action:
+    """The inpaint with its final strength and colour guide, once its prompt is known."""
+    single = len(action.regions) == 1
+    guide = guide_for(action.prompt or "", None if single else action.regions[0]) if cfg.inpaint_guide else None
+    strength = cfg.guided_inpaint_strength if guide is not None else cfg.inpaint_strength
+    return action.model_copy(update={"strength": strength, "guide": guide})
+
+
+def after_drift(node: TreeNode, action: Action, cfg: PolicyConfig) -> dict[str, float]:
+    """It broke what was right: the next try of this kind at this node changes less."""
+    strengths = dict(node.strengths)
+    if action.strength is not None and action.kind in ("img2img", "variations"):
+        strengths[action.kind] = round(action.strength - cfg.strength_step, 2)
+    return strengths
+
+
+def after_small_change(node: TreeNode, action: Action, change: float | None,
+                       cfg: PolicyConfig) -> tuple[dict[str, float], str]:
+    """It changed too little to matter: the next try of this kind at this node changes more.
+    Returns the node's strengths and what to add to the reason ("" when nothing changed)."""
+    strengths = dict(node.strengths)
+    measured = 1.0 if change is None else change
+    if action.kind in ("img2img", "variations") and measured < cfg.small_change:
+        strengths[action.kind] = round((action.strength or cfg.variation_strength) + cfg.strength_step, 2)
+        return strengths, f"; the image changed only {measured:.1%}, so the strength goes up"
+    return strengths, ""
+
+
+def for_person_vary(asked: float | None, cfg: PolicyConfig) -> float:
+    """Variations a person asked for: their strength, else the policy's."""
+    return asked if asked is not None else cfg.variation_strength
+
+
+def for_feedback(cfg: PolicyConfig) -> float:
+    """A rebuild from a person's feedback: strong enough to carry the rewritten prompt."""
+    return cfg.rebuild_strength

@@ -1,0 +1,128 @@
+"""A run's spec: everything that defines a run, typed, read once and written to run.json.
+
+Every surface builds one (the CLI from flags, config file and environment via agent/settings.py;
+the studio from its page; the benchmark and batches from their own options) and the run lifecycle
+stores it in run.json, so a resumed run is rebuilt from exactly what started it. A bad or unknown
+value, from any of them, is an InputError that names the key.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.policy.config import Budget, PolicyConfig
+from tools.errors import InputError
+
+SHAPES_MODEL = "shapes"  # the built-in shapes model shipped in tools/shapes/weights
+
+
+class EngineSettings(BaseModel):
+    """How the checkpoint is loaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    dtype: str = "auto"  # auto, float32, float16, bfloat16
+    scheduler: str | None = None
+    cpu_offload: bool = False
+    model_configs: str | None = None  # a diffusers folder whose configs a single-file checkpoint uses
+
+
+class GenerationSettings(BaseModel):
+    """Sampling settings for every image; None: the checkpoint's recommended or the engine's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int | None = Field(None, ge=1)
+    guidance: float | None = Field(None, ge=0)
+    width: int | None = Field(None, ge=8)
+    height: int | None = Field(None, ge=8)
+
+
+class InpaintSettings(BaseModel):
+    """How a region becomes a mask: padding around the box and a feathered edge."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pad: float = Field(0.02, ge=0, lt=0.5)  # share of the image side added around each region
+    feather: float = Field(1.5, ge=0)  # pixels of soft edge
+
+
+class RunSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brief: str
+    start_image: str | None = None  # the person's own image to refine (path; copied into the run folder)
+    model: str = SHAPES_MODEL
+    critic: str = "scene"
+    critic_options: dict[str, Any] = Field(default_factory=dict)  # never secrets: a key stays in the env
+    rewriter: str = "auto"
+    budget: Budget = Field(default_factory=Budget)
+    seed: int = Field(0, ge=0)
+    mode: Literal["auto", "chat"] = "auto"
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    inpaint: InpaintSettings = Field(default_factory=InpaintSettings)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+
+    @field_validator("brief")
+    @classmethod
+    def _brief(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError('the brief is empty; describe the picture you want, e.g. "a red circle to the left '
+                             'of a blue square, yellow background"')
+        return v
+
+    @field_validator("critic_options")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
+        secret = [k for k in v if k.lower() in ("api_key", "key", "secret", "password")]
+        if secret:
+            raise ValueError(f"critic options {secret} look like secrets; put keys in the environment "
+                             "(OPENAI_API_KEY or SCULPT_VLM_API_KEY), never in a run's spec")
+        return v
+
+    def rewriter_spec(self) -> str:
+        """The rewriter 'auto' stands for: the critic's own model when it is one, else the rules."""
+        if self.rewriter != "auto":
+            return self.rewriter
+        return self.critic if self.critic.startswith("openai:") else "rules"
+
+    def rewriter_options(self) -> dict[str, Any]:
+        return self.critic_options if self.rewriter_spec().startswith("openai:") else {}
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def read_spec(data: Any, where: str) -> RunSpec:
+    """A RunSpec from JSON-able data, or an InputError naming the first bad key and where it was."""
+    try:
+        return RunSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{where}: {describe_error(exc)}") from None
+
+
+def describe_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {key!r}; remove it or check its spelling"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg} (got {first.get('input')!r})"
+
+
+def spec_with(spec: RunSpec, **changes: Any) -> RunSpec:
+    """A copy with some fields changed, validated again (``budget``/``policy`` may be dicts)."""
+    return read_spec({**spec.to_json(), **{k: v for k, v in changes.items() if v is not None}}, "run spec")
+
+
+def resolve_start_image(path: str | Path | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputError(f"the start image {p} does not exist; give the path of a PNG, JPEG or WebP file")
+    return p

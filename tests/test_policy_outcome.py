@@ -1,0 +1,128 @@
+"""Did it help or drift (agent/policy/outcome.py), on hand-built trees: each outcome rule, where it
+must fire and where it must not, and what it changes at the origin."""
+from __future__ import annotations
+
+from agent.contracts import Action, Region
+from agent.policy import PolicyConfig, judge
+from agent.policy.outcome import judge_unjudged, needs_drift_check
+from agent.policy.tabu import action_class
+from agent.tree import ROOT, Tree, TreeNode
+from tests.policy_states import IDS, crit
+
+CFG = PolicyConfig()
+VARY = Action(kind="variations", n=3, strength=0.35, seeds=[5, 6, 7])
+IMG2IMG = Action(kind="img2img", strength=0.8, seeds=[5])
+INPAINT = Action(kind="inpaint", strength=0.5, regions=[Region(x0=0.1, y0=0.1, x1=0.4, y1=0.4)], seeds=[5])
+RESTART = Action(kind="txt2img", prompt="p", seeds=[5])
+
+
+def tree(origin_failed, child_failed, action, *, child=None, best_failed=None, origin_extra=None):
+    """root -> n1 (the origin) -> n2 (the child, made by ``action``); optionally n0, an earlier best."""
+    nodes = {ROOT: {"id": ROOT},
+             "n1": {"id": "n1", "seq": 1, "parent": ROOT, "image": "a.png", "critique": crit(failed=origin_failed),
+                    **(origin_extra or {})},
+             "n2": {"id": "n2", "seq": 2, "parent": ROOT if action.kind == "txt2img" else "n1", "origin": "n1",
+                    "image": "b.png", "critique": crit(failed=child_failed), "action": action.to_state(),
+                    **(child or {})}}
+    if best_failed is not None:
+        nodes["n0"] = {"id": "n0", "seq": 3, "parent": ROOT, "image": "c.png", "critique": crit(failed=best_failed)}
+    return Tree(nodes)
+
+
+def run(t, action, lost=(), **state):
+    return judge(t, "n1", "n2", action, list(lost), {"best": "n1", "current": "n1", **state}, CFG)
+
+
+def test_progress_moves_to_the_new_image():
+    j = run(tree(["g0.object", "background"], ["background"], VARY), VARY)
+    assert j.outcome == "progress" and j.current == "n2" and j.best == "n2" and j.backtrack_to is None
+    assert "g0.object" in j.reason and j.since_best == 0
+
+
+def test_lost_requirement_is_drift_tabu_lower_strength_and_a_return():
+    t = tree(["g0.object"], ["g0.object", "background"], VARY)
+    j = run(t, VARY, lost=["background"])
+    assert j.outcome == "drift" and j.counters == {"drifts": 1}
+    assert j.backtrack_to == "n1" and j.current == "n1"
+    origin = j.node_updates["n1"]
+    assert origin["tabu"] == [action_class(VARY)] and origin["failures"] == {"variations": 1}
+    assert origin["strengths"] == {"variations": round(0.35 - CFG.strength_step, 2)}  # it broke things: gentler
+    assert j.node_updates["n2"] == {"outcome": "drift", "lost": ["background"]}
+
+
+def test_drift_returns_to_the_best_node_when_the_lost_requirements_hold_there():
+    t = tree(["g0.object", "background"], ["g0.object", "g1.object"], IMG2IMG, best_failed=[])
+    j = judge(t, "n1", "n2", IMG2IMG, ["g1.object"], {"best": "n0", "current": "n1"}, CFG)
+    assert j.outcome == "drift" and j.backtrack_to == "n0"
+    # ... and to the origin when they do not hold at the best node either.
+    t = tree(["g0.object"], ["g0.object", "background"], IMG2IMG, best_failed=["background"])
+    j = judge(t, "n1", "n2", IMG2IMG, ["background"], {"best": "n0", "current": "n1"}, CFG)
+    assert j.backtrack_to == "n1"
+
+
+def test_drift_that_is_still_the_best_image_stays_there():
+    t = tree(["g0.object", "g1.object"], ["background"], VARY)  # lost background, gained two: score up
+    j = run(t, VARY, lost=["background"])
+    assert j.outcome == "drift" and j.best == "n2" and j.current == "n2" and j.backtrack_to is None
+
+
+def test_an_inpaint_that_changed_pixels_outside_its_mask_drifted():
+    t = tree(["g0.object"], [], INPAINT, child={"outside_change": 0.02})
+    j = run(t, INPAINT)
+    assert j.outcome == "drift" and "outside the mask" in j.reason
+    # Within the tolerance (feathered edges) it is not drift.
+    t = tree(["g0.object"], [], INPAINT, child={"outside_change": CFG.outside_tolerance / 2})
+    assert run(t, INPAINT).outcome == "progress"
+
+
+def test_a_restart_is_never_drift_and_a_fresh_branch_when_as_good():
+    t = tree(["g0.object"], ["g1.object"], RESTART)  # lost g1 but gained g0: as good, a fresh branch
+    j = run(t, RESTART)
+    assert j.outcome == "fresh" and j.current == "n2" and j.since_best == 0
+    assert not needs_drift_check(t["n1"], RESTART) and needs_drift_check(t["n1"], VARY)
+
+
+def test_a_worse_restart_is_no_progress():
+    t = tree(["g0.object"], ["g0.object", "g1.object"], RESTART)
+    j = run(t, RESTART)
+    assert j.outcome == "no-progress" and j.current == "n1"
+    assert j.node_updates["n1"]["tries"] == {action_class(RESTART): 1}
+
+
+def test_an_edit_that_changed_too_little_raises_the_strength():
+    t = tree(["g0.object"], ["g0.object"], IMG2IMG, child={"change": 0.005})
+    j = run(t, IMG2IMG)
+    assert j.outcome == "no-progress" and "strength goes up" in j.reason
+    assert j.node_updates["n1"]["strengths"] == {"img2img": round(0.8 + CFG.strength_step, 2)}
+    assert j.node_updates["n1"]["tries"] == {action_class(IMG2IMG): 1}
+    # An edit that moved the image but fixed nothing keeps its strength.
+    t = tree(["g0.object"], ["g0.object"], IMG2IMG, child={"change": 0.2})
+    assert "strengths" not in run(t, IMG2IMG).node_updates["n1"]
+
+
+def test_stagnation_below_the_best_returns_to_it():
+    t = tree(["g0.object"], ["g0.object"], IMG2IMG, best_failed=[], child={"change": 0.2})
+    state = {"best": "n0", "current": "n1", "below_best": CFG.stagnation_k - 1}
+    j = judge(t, "n1", "n2", IMG2IMG, [], state, CFG)
+    assert j.outcome == "stagnation" and j.backtrack_to == "n0" and str(CFG.stagnation_k) in j.reason
+    j = judge(t, "n1", "n2", IMG2IMG, [], {**state, "below_best": CFG.stagnation_k - 2}, CFG)
+    assert j.outcome == "no-progress" and j.backtrack_to is None and j.below_best == CFG.stagnation_k - 1
+
+
+def test_the_best_node_needs_a_strictly_higher_score():
+    t = tree(["g0.object"], ["g1.object"], VARY)  # as good, not better
+    j = run(t, VARY, lost=[])
+    assert j.best == "n1"
+    assert j.outcome == "progress"  # it gained g0.object: something new holds
+
+
+def test_an_unjudged_batch_counts_a_try_and_moves_nothing():
+    t = tree(["g0.object"], ["g0.object"], VARY)
+    j = judge_unjudged(t, "n1", VARY, {"best": "n1", "current": "n1", "since_best": 2})
+    assert j.current == "n1" and j.since_best == 3
+    assert j.node_updates["n1"]["tries"] == {action_class(VARY): 1}
+
+
+def test_the_start_image_is_checked_for_drift_like_any_image():
+    start = TreeNode(id=ROOT, image="mine.png", critique=crit(failed=IDS[:1]))
+    assert needs_drift_check(start, VARY) and not needs_drift_check(TreeNode(id=ROOT), VARY)
