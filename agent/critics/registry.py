@@ -41,7 +41,7 @@ def make_critic(spec: str, **options: Any) -> Critic:
 
 def _examples() -> list[str]:
     examples = {"scene": "scene", "scripted": "scripted:PATH.json", "openai": "openai:MODEL",
-                "clip": "clip:PATH"}
+                "clip": "clip:PATH", "noisy": "noisy:RATE[:SPEC]"}
     return [examples.get(p, f"{p}:...") for p in known_prefixes()]
 
 
@@ -67,3 +67,4 @@ register("scene", _scene)
 register("scripted", _scripted)
 register("openai", ("agent.critics.openai_critic", "make_openai_critic"))
 register("clip", ("agent.critics.clip_scorer", "make_clip_critic"))
+register("noisy", ("agent.critics.noisy", "make_noisy_critic"))

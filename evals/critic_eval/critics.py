@@ -47,11 +47,14 @@ def _build(spec: str) -> Critic:
 
 def identity(spec: str | Critic, critic: Critic) -> str:
     """The critic's name and self-description, plus the content of a file its spec names (a script
-    or config), so editing that file invalidates cached judgements."""
+    or config), or a wrapped critic's spec names, so editing that file invalidates cached judgements."""
     parts = {"name": critic.name, "describe": critic.describe(), "class": type(critic).__name__}
     if isinstance(spec, str):
         parts["spec"] = spec
         arg = spec.partition(":")[2]
         if arg and Path(arg).is_file():
             parts["file_sha256"] = hashlib.sha256(Path(arg).read_bytes()).hexdigest()
+    inner = getattr(critic, "inner", None)
+    if isinstance(inner, Critic):  # a wrapper (noisy:...): the file its wrapped spec names counts too
+        parts["inner"] = json.loads(identity(getattr(critic, "inner_spec", inner), inner))
     return json.dumps(parts, sort_keys=True, default=str)
