@@ -13,7 +13,7 @@ $(BIN)/sculpt: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a bare "torch" requirement would pull gigabytes of CUDA wheels.
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,studio,ray]'
 	@touch $@
 
 # Exit code 3 (stopped on budget without an all-pass image) is still a finished demo.
