@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from tests.tiny_models import build_tiny_pipeline
+from tests.tiny_models import build_family, build_tiny_pipeline
 
 # Two cores: one intra-op thread per test process keeps timings stable and leaves room for others.
 torch.set_num_threads(int(os.environ.get("SCULPT_TEST_THREADS", "2")))
@@ -27,6 +27,20 @@ def tiny_engine(tiny_model_dir):
     from tools.engine import Engine
 
     return Engine.load(tiny_model_dir, steps=4, guidance=3.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_family_dir(tmp_path_factory):
+    """family name -> the folder of its tiny checkpoint (tests/tiny_models.py), each built once a session."""
+    root = tmp_path_factory.mktemp("families")
+    built: dict = {}
+
+    def folder(family: str):
+        if family not in built:
+            built[family] = build_family(family, root / family)
+        return built[family]
+
+    return folder
 
 
 @pytest.fixture(scope="session")

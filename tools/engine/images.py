@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -51,9 +50,3 @@ def image_hash(image: Image.Image) -> str:
     h.update(f"{image.mode}:{image.width}x{image.height}:".encode())
     h.update(image.tobytes())
     return h.hexdigest()
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()

@@ -5,7 +5,6 @@ checkpoint's own model_index.json, so nothing here is specific to one family.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 
 from tools.engine.records import ModelIdentity
 from tools.errors import InputError, ModelLoadError
+from tools.fingerprint import fingerprint
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin")
 # diffusers 0.40 renamed from_pretrained's `torch_dtype` to `dtype`; both are still read there.
@@ -22,26 +22,6 @@ _DTYPE_KWARG = "dtype"
 
 def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-
-
-def _fingerprint(folder: Path) -> str:
-    """A fast content fingerprint of a local checkpoint: configs in full, weights by size and
-    their first and last MiB (hashing gigabytes of weights would make every start slow)."""
-    h = hashlib.sha256()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for p in files:
-        rel = p.relative_to(folder).as_posix()
-        h.update(rel.encode())
-        size = p.stat().st_size
-        h.update(str(size).encode())
-        with p.open("rb") as f:
-            if p.suffix in (".json", ".txt") or size <= 2 << 20:
-                h.update(f.read())
-            else:
-                h.update(f.read(1 << 20))
-                f.seek(-(1 << 20), os.SEEK_END)
-                h.update(f.read())
-    return "sha256:" + h.hexdigest()[:16]
 
 
 def _hub_revision(pipe) -> str:
@@ -79,7 +59,7 @@ def load_text2image(source: str | Path, dtype: torch.dtype, revision: str | None
             pipe = AutoPipelineForText2Image.from_pretrained(path, **kwargs)
         except Exception as exc:  # diffusers raises many types; all mean the same to the user
             raise ModelLoadError(f"could not load the checkpoint in {path}: {exc}") from exc
-        return pipe, ModelIdentity(src, "folder", _fingerprint(path), type(pipe).__name__)
+        return pipe, ModelIdentity(src, "folder", fingerprint(path), type(pipe).__name__)
     if path.suffix in SINGLE_FILE_SUFFIXES:
         if not path.is_file():
             raise ModelLoadError(f"checkpoint file {path} does not exist; check the path given to --model")
@@ -134,13 +114,9 @@ def _load_single_file(path: Path, kwargs: dict, config: str | None):
     except Exception as exc:
         raise ModelLoadError(
             f"could not load the single-file checkpoint {path} ({family}): {exc}. Single files carry no "
-            "configs; offline, pass --model-config with a diffusers folder of the same family "
+            "configs; offline, pass --model-configs with a diffusers folder of the same family "
             "(its model_index.json and component configs)") from exc
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        h.update(f.read(1 << 20))
-    h.update(str(path.stat().st_size).encode())
-    return pipe, ModelIdentity(str(path), "single-file", "sha256:" + h.hexdigest()[:16], type(pipe).__name__)
+    return pipe, ModelIdentity(str(path), "single-file", fingerprint(path), type(pipe).__name__)
 
 
 def read_model_index(folder: Path) -> dict:

@@ -6,6 +6,7 @@ from PIL import Image, ImageFilter
 from pydantic import ValidationError
 
 from tools.contracts import Region
+from tools.engine.images import image_hash
 from tools.errors import InputError
 
 
@@ -82,3 +83,17 @@ def changed_outside(before: Image.Image, after: Image.Image, mask: Image.Image, 
         return 0.0
     diff = np.abs(a - b).max(axis=-1) > tol
     return float(diff[outside].mean())
+
+
+def inpaint_mask(image: Image.Image, region: object, mask: Image.Image | None,
+                 pad: float) -> tuple[Image.Image, dict]:
+    """The hard mask of an inpaint call from exactly one of a region or a mask, and how to record it."""
+    if not 0 <= pad < 0.5:
+        raise InputError(f"pad must be in [0, 0.5) of the image side, got {pad}")
+    if (region is None) == (mask is None):
+        raise InputError("inpaint needs exactly one of region (a normalised box) or mask (an image)")
+    if region is not None:
+        reg = as_region(region)
+        return region_mask(reg, image.size, pad), {"region": list(reg.as_tuple()), "pad": pad}
+    hard = check_mask(mask, image)
+    return hard, {"mask_sha256": image_hash(hard)[:16]}
