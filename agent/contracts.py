@@ -144,6 +144,8 @@ class Action(BaseModel):
     seeds: list[int] = Field(default_factory=list)
     reason: str = ""
     source: Literal["rules", "critic", "human"] = "rules"
+    # A witness: a light redraw of this node, judged independently, to confirm its critique.
+    check: str | None = None
 
     @field_validator("strength")
     @classmethod

@@ -36,6 +36,8 @@ class SculptSettings(BaseSettings):
     dtype: str = "auto"
     steps: int | None = None
     guidance: float | None = None
+    width: int | None = None  # image size for txt2img; None: the model's native size
+    height: int | None = None
     scheduler: str | None = None
     cpu_offload: bool = False
     model_configs: str | None = None
@@ -65,7 +67,8 @@ def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto"
         "seed": seed, "mode": mode,
         "engine": {"device": s.device, "dtype": s.dtype, "scheduler": s.scheduler, "cpu_offload": s.cpu_offload,
                    "model_configs": s.model_configs},
-        "generation": {"steps": s.steps, "guidance": s.guidance}, "policy": policy,
+        "generation": {"steps": s.steps, "guidance": s.guidance, "width": s.width, "height": s.height},
+        "policy": policy,
     }, "settings")
 
 

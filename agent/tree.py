@@ -14,7 +14,9 @@ from agent.contracts import Action, Critique, Defect, Recommendation, Region
 
 ROOT = "root"  # the tree's root: the brief itself, no image; every txt2img hangs from it
 
-Outcome = Literal["progress", "fresh", "no-progress", "drift"]
+# What a new image meant (policy/outcome.py); a witness confirms the image it redrew, leaves a
+# verdict in doubt (a tie), or disputes it.
+Outcome = Literal["progress", "fresh", "no-progress", "drift", "confirmed", "tie", "disputed"]
 
 
 class CritiqueSummary(BaseModel):
@@ -63,11 +65,21 @@ class TreeNode(BaseModel):
     image_hash: str | None = None
     engine_seconds: float | None = None
     change: float | None = None  # mean pixel change from the parent's image, 0..1
+    changed_box: Region | None = None  # where pixels changed from the parent's image (None: nowhere)
+    changed_share: float | None = None  # share of pixels that changed
     outside_change: float | None = None  # inpaint: share of pixels changed outside the mask
     critique: CritiqueSummary | None = None
     critique_error: str | None = None
     outcome: Outcome | None = None
     lost: list[str] = Field(default_factory=list)  # requirements that held at the origin and fail here
+    # Failures the critic claimed that the pixels contradict (nothing changed where they are): they
+    # hold here as they did where the edit started.
+    doubted: list[str] = Field(default_factory=list)
+    # Witnesses: light redraws of this image, judged independently (the same picture, so the same
+    # truth, but a fallible critic's mistakes do not carry over). Their verdicts are pooled here as
+    # votes: requirement -> passes minus failures among the witnesses.
+    witnesses: list[str] = Field(default_factory=list)
+    votes: dict[str, int] = Field(default_factory=dict)
     sibling_rank: int | None = None  # variations: the critic's ranking among siblings
     # What the agent learned here, for the next decision at this node:
     tabu: list[str] = Field(default_factory=list)  # action classes that drifted here (policy/tabu.py)
@@ -76,14 +88,50 @@ class TreeNode(BaseModel):
     strengths: dict[str, float] = Field(default_factory=dict)  # tool kind -> adapted strength
     tool_errors: list[str] = Field(default_factory=list)  # actions the engine could not carry out here
 
-    @property
-    def score(self) -> float:
-        """The critic's score, or -1 for a node without a critique (the root, a failed critique)."""
-        return self.critique.score if self.critique else -1.0
+    def margins(self) -> dict[str, int]:
+        """What the agent believes of each requirement here: its own critique's verdict (+1 pass, -1
+        fail; a failure the pixels contradict counts as a pass) plus the witnesses' votes. Above 0 it
+        holds, below 0 it fails, 0 is a tie."""
+        if not self.critique:
+            return {}
+        own = {r: 1 for r in self.critique.passed} | {r: (1 if r in self.doubted else -1)
+                                                      for r in self.critique.failed}
+        return {r: v + self.votes.get(r, 0) for r, v in own.items()}
 
     @property
     def passed(self) -> set[str]:
-        return set(self.critique.passed) if self.critique else set()
+        """The requirements that hold here, as far as the agent believes."""
+        return {r for r, m in self.margins().items() if m > 0}
+
+    @property
+    def failed(self) -> list[str]:
+        """The requirements that fail here, as far as the agent believes, in the critique's order (a
+        tie counts as a failure: nothing is accepted on a coin toss)."""
+        margins = self.margins()
+        order = (self.critique.failed + self.critique.passed) if self.critique else []
+        return [r for r in order if margins[r] <= 0]
+
+    @property
+    def ties(self) -> list[str]:
+        return [r for r, m in self.margins().items() if m == 0]
+
+    @property
+    def confirmed(self) -> bool:
+        """A witness was judged and nothing is in doubt."""
+        return bool(self.witnesses) and all(m > 0 for m in self.margins().values())
+
+    @property
+    def score(self) -> float:
+        """The critic's score, corrected by what the agent believes better (a requirement believed to
+        hold counts 1, a tie 1/2, a failure 0, in place of the critique's verdict); -1 for a node
+        without a critique (the root, a failed critique)."""
+        if not self.critique:
+            return -1.0
+        margins = self.margins()
+        n = max(1, len(margins))
+        said = {r: 1.0 for r in self.critique.passed} | {r: 0.0 for r in self.critique.failed}
+        believed = {r: 1.0 if m > 0 else 0.5 if m == 0 else 0.0 for r, m in margins.items()}
+        return round(self.critique.score + sum(believed[r] - said[r] for r in margins) / n, 4)
 
     def to_state(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)
@@ -141,6 +189,11 @@ class Tree:
             out.append(node_id)
             node_id = self[node_id].parent
         return out[::-1]
+
+    def best(self) -> str | None:
+        """The node with the highest score (the earliest among equals), or None before any critique."""
+        scored = [i for i in self.ids() if self[i].critique]
+        return max(scored, key=lambda i: (self[i].score, -self[i].seq)) if scored else None
 
     def last_batch(self) -> list[str]:
         """The nodes made by the latest generate step, best first when it made several."""

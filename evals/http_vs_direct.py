@@ -50,7 +50,9 @@ def main(argv=None) -> None:
     same = status_same = 0
     with FakeOpenAIServer(models=("fake-vlm",)) as server, tempfile.TemporaryDirectory() as tmp:
         for i, b in enumerate(benchmark_briefs(args.seed, args.briefs, args.objects)):
-            spec = RunSpec(brief=b.text(), budget={"generations": args.budget}, rewriter="rules", seed=i)
+            # The rules for a fallible critic off: the comparison is about the transport.
+            spec = RunSpec(brief=b.text(), budget={"generations": args.budget}, rewriter="rules", seed=i,
+                           policy={"confirm_accept": False, "doubt_drift": False})
             direct = run_brief(spec, Path(tmp) / "direct", engine=engine, critic=SceneCritic())
             http = run_brief(spec, Path(tmp) / "http", engine=engine,
                              critic=make_critic("openai:fake-vlm", base_url=server.url, api_key="sk-local"))

@@ -11,7 +11,7 @@ training captions: that space is small; the scenes the model draws are its own).
   inpaint    a one-object prompt inpainted into an empty cell of a rendered scene: is the object
              there (right colour and shape, centre inside the region), and is the detector's view of
              everything else unchanged; from noise at strength 1, and colour-guided at strength 0.5
-             (the guide the agent derives from the prompt, agent/guides.py);
+             (the guide the agent derives from the prompt, tools/engine/guides.py);
   img2img    strength 0.5 on rendered scenes: does the detector find the same objects in the same cells;
   speed      seconds per image for txt2img, and per image inside a batched variations call.
 """
@@ -111,7 +111,7 @@ def _objects(det: Detection) -> list[tuple]:
 
 def inpaint_test(engine, n: int, steps: int, seed: int, guided: bool = False) -> dict:
     """A one-object prompt into an empty cell of a rendered one- or two-object scene."""
-    from agent.guides import guide_for
+    from tools.engine.guides import guide_from_prompt
 
     rng = np.random.default_rng([EVAL_SEED, seed, 11])
     placed = kept = 0
@@ -129,7 +129,7 @@ def inpaint_test(engine, n: int, steps: int, seed: int, guided: bool = False) ->
         shape = str(rng.choice(["circle", "square", "triangle", "diamond"]))
         region = cell_box(cell)
         prompt = f"a {colour} {shape} at {cell}, {scene.background} background"
-        how = {"strength": 0.5, "guide": guide_for(prompt)} if guided else {"strength": 1.0}
+        how = {"strength": 0.5, "guide": guide_from_prompt(prompt)} if guided else {"strength": 1.0}
         out = engine.inpaint(image, prompt, region=region, seed=EVAL_SEED + i, steps=steps, pad=0.0, **how).image
         after = detect(out)
         x0, y0, x1, y1 = region

@@ -19,7 +19,10 @@ LEFT = [0.0, 0.3, 0.4, 0.7]
 
 
 def run(tmp_path, engine, script, checkpointer, budget=8, policy=None, mode="auto"):
-    spec = RunSpec(brief=BRIEF, budget={"generations": budget}, policy=policy or {}, mode=mode)
+    # These tests are about edits, drift and stops: the scripted critic's passes are taken at their
+    # word (confirming them is tested on its own below).
+    spec = RunSpec(brief=BRIEF, budget={"generations": budget}, policy={"confirm_accept": False, **(policy or {})},
+                   mode=mode)
     return run_brief(spec, tmp_path, engine=engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
 
 
@@ -55,12 +58,12 @@ def test_local_failure_is_inpainted_and_the_run_accepts(tmp_path, shapes_engine,
 def test_drift_backtracks_and_makes_the_action_tabu(tmp_path, shapes_engine, checkpointer):
     script = {"critiques": [
         {"fail": ["g0.object"], "regions": {"g0.object": LEFT}},   # n1: a local failure
-        {"fail": ["background"]},                                   # n2 (inpaint): fixed it, lost the background
+        {"fail": ["g1.object"]},                                    # n2 (inpaint): fixed it, lost the square
         {"fail": ["g0.left_of.g1"]}, {"pass": "all"}, {"fail": ["g0.object", "background"]},  # n3-n5 variations
     ]}
     res = run(tmp_path, shapes_engine, script, checkpointer)
     nodes = res.state["nodes"]
-    assert nodes["n2"]["outcome"] == "drift" and nodes["n2"]["lost"] == ["background"]
+    assert nodes["n2"]["outcome"] == "drift" and nodes["n2"]["lost"] == ["g1.object"]
     # The inpaint that drifted is tabu at n1, and the next alternative starts from n1 again.
     tabu = nodes["n1"]["tabu"]
     assert len(tabu) == 1 and tabu[0].startswith("inpaint")
@@ -122,7 +125,7 @@ def test_plateau_with_a_generation_budget_starts_new_images(tmp_path, shapes_eng
 
 
 def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_engine):
-    spec = RunSpec(brief=BRIEF, budget={"generations": 6})
+    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, policy={"confirm_accept": False})
     down = ScriptedCritic({"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}},
                                          {"error": "unavailable"}]})
     res = run_brief(spec, tmp_path, engine=shapes_engine, critic=down)
@@ -147,7 +150,8 @@ def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_e
 
 def test_resume_can_switch_the_critic_and_raise_the_budget(tmp_path, shapes_engine):
     near = ScriptedCritic({"critiques": [{"fail": ["g1.object"]}]})
-    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}), tmp_path, engine=shapes_engine, critic=near)
+    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}, policy={"confirm_accept": False}), tmp_path,
+                    engine=shapes_engine, critic=near)
     assert res.status == "budget"
     script = tmp_path / "pass.json"
     script.write_text(json.dumps({"critiques": [{"pass": "all"}]}))
@@ -183,7 +187,7 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
         {"fail": ["g0.object"]},                                                      # n6, after feedback
         {"pass": "all"},                                                              # n7, a region redo
     ]}
-    spec = RunSpec(brief=BRIEF, budget={"generations": 10}, mode="chat")
+    spec = RunSpec(brief=BRIEF, budget={"generations": 10}, mode="chat", policy={"confirm_accept": False})
     with Run.start(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
                    checkpointer=checkpointer) as runner:
         res = runner.advance()
@@ -223,7 +227,7 @@ def test_chat_vary_makes_variations_to_pick_from(tmp_path, shapes_engine, checkp
     # variations, picks one, and the pick is recorded with the critic's own preference.
     script = {"critiques": [{"fail": ["g0.left_of.g1"]}, {"fail": ["g0.left_of.g1"]}, {"pass": "all"},
                             {"fail": ["g0.left_of.g1", "g1.object"]}]}
-    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, mode="chat")
+    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, mode="chat", policy={"confirm_accept": False})
     with Run.start(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
                    checkpointer=checkpointer) as runner:
         runner.advance()
@@ -281,3 +285,53 @@ def test_a_chat_run_answered_continue_grows_the_same_tree_as_an_autonomous_run(t
                 for i, n in sorted(r.state["nodes"].items()) if n.get("image")]
 
     assert made(res) == made(auto) and res.status == auto.status and res.best == auto.best
+
+
+def test_a_pass_is_confirmed_by_a_witness_before_it_is_accepted(tmp_path, shapes_engine, checkpointer):
+    script = {"critiques": [{"pass": "all"}, {"pass": "all"}]}  # the first image, then its witness
+    spec = RunSpec(brief=BRIEF, budget={"generations": 8})
+    res = run_brief(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
+    nodes = res.state["nodes"]
+    assert res.status == "accepted" and res.best == "n1" and nodes["n1"]["witnesses"] == ["n2"]
+    witness = nodes["n2"]["action"]
+    assert witness["kind"] == "variations" and witness["n"] == 1 and witness["check"] == "n1"
+    assert nodes["n2"]["outcome"] == "confirmed" and res.state["spend"]["generations"] == 2
+
+
+def test_witnesses_that_disagree_dispute_the_pass_and_the_agent_fixes_it(tmp_path, shapes_engine):
+    fail = {"fail": ["g0.object"], "regions": {"g0.object": LEFT}}
+    script = {"critiques": [
+        {"pass": "all"}, fail,                  # n1 passes; its witness n2 fails the circle: a tie
+        fail,                                   # n3, the second witness, fails it too: disputed
+        {"pass": "all"}, {"pass": "all"},       # n4 (the fix, from n3) and its witness n5
+    ]}
+    spec = RunSpec(brief=BRIEF, budget={"generations": 8})
+    res = run_brief(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script))
+    nodes = res.state["nodes"]
+    assert nodes["n1"]["witnesses"] == ["n2", "n3"] and nodes["n1"]["votes"]["g0.object"] == -2
+    assert [nodes[i]["outcome"] for i in ("n2", "n3")] == ["tie", "disputed"]
+    # The agent went on from the witness, where the critic points at the circle: an inpaint there.
+    assert nodes["n4"]["parent"] == "n3" and nodes["n4"]["action"]["kind"] == "inpaint"
+    assert nodes["n5"]["action"]["check"] == "n4" and nodes["n4"]["witnesses"] == ["n5"]
+    assert res.status == "accepted" and res.best == "n4"
+    counters = res.state["counters"]
+    assert (counters["ties"], counters["disputes"], counters["confirmations"]) == (1, 1, 1)
+
+
+def test_a_loss_the_pixels_contradict_is_not_drift(tmp_path, shapes_engine):
+    # The critic claims a small repaint lost the background, and that the blue square is missing at a
+    # place where no pixel changed: neither is believed, and the repaint counts as progress.
+    script = {"critiques": [
+        {"fail": ["g0.object"], "regions": {"g0.object": LEFT}},
+        {"fail": ["background", "g1.object"], "regions": {"g1.object": [0.8, 0.0, 1.0, 0.15]}},
+        {"pass": "all"},
+    ]}
+    res = run(tmp_path, shapes_engine, script, "memory", policy={"confirm_accept": True})
+    n2 = res.state["nodes"]["n2"]
+    assert n2["changed_share"] < 0.25 and n2["changed_box"]["x1"] <= 0.5  # the repaint stayed on the left
+    assert n2.get("lost", []) == [] and sorted(n2["doubted"]) == ["background", "g1.object"]
+    assert n2["outcome"] == "progress" and "drifts" not in res.state["counters"]
+    # Believed to pass everything (the doubted failures hold as they did at n1), n2 gets a witness
+    # rather than a repair.
+    n3 = res.state["nodes"]["n3"]
+    assert n3["parent"] == "n2" and n3["action"]["check"] == "n2" and res.best == "n2"

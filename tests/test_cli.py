@@ -130,3 +130,29 @@ def test_chat_input_ending_leaves_the_question_open_for_resume(tmp_path, shapes_
     assert r.exit_code == 0, r.output
     pick = json.loads((run / "picks.jsonl").read_text())
     assert pick["node_ids"]["chosen"] == "n3"
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda spec: spec.update(sharpness=3), "unknown key 'sharpness'"),
+    (lambda spec: spec["budget"].update(generations=-1), "budget.generations: Input should be greater than 0"),
+    (lambda spec: spec["policy"].update(retires=2), "unknown key 'policy.retires'"),
+])
+def test_a_bad_or_unknown_key_in_run_json_is_named(cli, tmp_path, edit, message):
+    r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.left_of.g1"]}]), "--budget", "1", "-q")
+    assert r.exit_code == 3, r.output
+    run_dir = only_run(tmp_path)
+    info = json.loads((run_dir / "run.json").read_text())
+    edit(info["spec"])
+    (run_dir / "run.json").write_text(json.dumps(info))
+    r = cli("resume", str(run_dir), "--budget", "2", "-q")
+    assert r.exit_code == 2 and message in r.output and "run.json" in r.output, r.output
+
+
+def test_importing_the_agent_does_not_import_the_evals():
+    import subprocess
+    import sys
+
+    code = ("import sys, agent, agent.cli, agent.lifecycle, agent.graph, agent.batch.serial; "
+            "print(sorted(m for m in sys.modules if m == 'evals' or m.startswith('evals.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from agent.guides import guide_for
+from tools.engine.guides import guide_from_prompt
 from tools.contracts import Region
 from tools.engine.guides import apply_guide, as_guide
 from tools.engine.masks import region_mask
@@ -12,17 +12,17 @@ from tools.engine.masks import region_mask
 
 def test_prompt_names_object_colour_size_and_background():
     # The region is filled from its surroundings (what it must blend into), then the blob goes in.
-    assert guide_for("a small red circle at top left, yellow background") == \
+    assert guide_from_prompt("a small red circle at top left, yellow background") == \
         {"size": 0.55, "colour": "red", "background": "surroundings"}
-    assert guide_for("two large navy squares") == {"size": 0.85, "colour": "navy", "background": "surroundings"}
-    assert guide_for("yellow background") == {"size": 0.7, "background": "surroundings"}  # a removal: fill only
-    assert guide_for("a dog on a sofa") is None  # no colour named: repaint from noise
+    assert guide_from_prompt("two large navy squares") == {"size": 0.85, "colour": "navy", "background": "surroundings"}
+    assert guide_from_prompt("yellow background") == {"size": 0.7, "background": "surroundings"}  # a removal: fill only
+    assert guide_from_prompt("a dog on a sofa") is None  # no colour named: repaint from noise
 
 
 def test_box_is_kept_only_when_there_is_an_object_to_place():
     box = Region(x0=0.0, y0=0.3, x1=0.3, y1=0.6)
-    assert guide_for("a red circle", box)["box"] == [0.0, 0.3, 0.3, 0.6]
-    assert "box" not in guide_for("white background", box)
+    assert guide_from_prompt("a red circle", box)["box"] == [0.0, 0.3, 0.3, 0.6]
+    assert "box" not in guide_from_prompt("white background", box)
 
 
 def test_apply_guide_paints_inside_the_mask_only():

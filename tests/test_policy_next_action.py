@@ -15,8 +15,8 @@ from tests.policy_states import BOX, BRIEF, BUDGET, IDS, crit, state
 CFG = PolicyConfig()
 
 
-def decide(s, cfg, budget=BUDGET):
-    return decide_with_budget(s, cfg, budget)
+def decide(s, cfg, budget=BUDGET, trust_critic=True):
+    return decide_with_budget(s, cfg, budget, trust_critic=trust_critic)
 
 
 def test_first_step_is_txt2img_from_the_prompt():
@@ -68,10 +68,56 @@ def test_near_miss_without_region_makes_variations_at_low_strength():
     assert d.action.n == CFG.variations_n and d.action.strength == CFG.variation_strength
 
 
-def test_layout_near_miss_without_region_rebuilds_instead_of_varying():
-    # Low-strength variations keep the layout, so they cannot fix a relation.
+def test_layout_near_miss_without_region_samples_afresh_instead_of_varying_or_rebuilding():
+    # Low-strength variations keep the layout and a rebuild keeps the broad layout: neither fixes a
+    # relation, so without a region to repaint the agent samples afresh.
     d = decide(state(crit(failed=["g0.left_of.g1"])), CFG)
-    assert d.rewrite == "prompt" and d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
+    assert d.rewrite == "prompt" and d.action.kind == "txt2img" and any("layout" in n for n in d.notes)
+    d = decide(state(crit(failed=["g0.left_of.g1"])), PolicyConfig(rebuild_layout=True))
+    assert d.action.kind == "img2img" and d.action.strength == CFG.rebuild_strength
+
+
+def test_a_size_is_layout_too_but_a_missing_object_may_be_rebuilt():
+    brief_state = state(crit(failed=["g0.object"], score=0.5))  # below near_miss, no region: a rebuild
+    assert decide(brief_state, CFG).action.kind == "img2img"
+
+
+def test_an_image_whose_edits_keep_failing_is_left_for_a_fresh_sample():
+    defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "x", "prompt": "p"}
+    c = crit(failed=["g0.object"], defects=[defect])
+    worn = {"failures": {"inpaint": 2, "variations": 1}}
+    d = decide(state(c, node=worn), CFG)
+    assert d.action.kind == "txt2img" and "3 edits of this image made no progress" in d.reason
+    # Restarts that started from it are not its edits.
+    d = decide(state(c, node={"failures": {"inpaint": 1, "txt2img": 3}}), CFG)
+    assert d.action.kind == "inpaint"
+
+
+def test_a_critic_that_can_be_wrong_has_a_pass_confirmed_before_it_is_accepted():
+    d = decide(state(crit()), CFG, trust_critic=False)
+    assert d.route == "generate" and d.action.kind == "variations" and d.action.n == 1
+    assert d.action.check == "n1" and d.action.strength == CFG.witness_strength
+    confirmed = {"witnesses": ["n2"], "votes": {i: 1 for i in IDS}}
+    assert decide(state(crit(), node=confirmed), CFG, trust_critic=False).route == "accept"
+    assert decide(state(crit()), CFG, trust_critic=True).route == "accept"  # ground truth needs no witness
+    assert decide(state(crit()), PolicyConfig(confirm_accept=False), trust_critic=False).route == "accept"
+    # With no image left for a witness, the pass is accepted as it is.
+    assert decide(state(crit(), spend={"generations": 8}), CFG, trust_critic=False).route == "accept"
+
+
+def test_a_tie_between_an_image_and_its_witness_is_broken_by_a_second_witness():
+    tied = {"witnesses": ["n2"], "votes": {**{i: 1 for i in IDS}, "g0.object": -1}}
+    d = decide(state(crit(), node=tied), CFG, trust_critic=False)
+    assert d.action.check == "n1" and "g0.object" in d.reason
+    # Without an image left for it, nothing is accepted on a coin toss: the run stops on its budget.
+    assert decide(state(crit(), node=tied, spend={"generations": 8}), CFG, trust_critic=False).route == "stop"
+
+
+def test_a_pass_two_witnesses_contradict_counts_as_a_failure():
+    disputed = {"witnesses": ["n2", "n3"], "votes": {**{i: 2 for i in IDS}, "g0.object": -2}}
+    d = decide(state(crit(), node=disputed), CFG, trust_critic=False)
+    assert d.route == "generate" and d.action.check is None
+    assert d.action.kind == "variations" and d.action.n == CFG.variations_n and "near miss (score 0.75)" in d.reason
 
 
 def test_global_failure_rewrites_and_rebuilds_at_high_strength():

@@ -126,3 +126,51 @@ def test_an_unjudged_batch_counts_a_try_and_moves_nothing():
 def test_the_start_image_is_checked_for_drift_like_any_image():
     start = TreeNode(id=ROOT, image="mine.png", critique=crit(failed=IDS[:1]))
     assert needs_drift_check(start, VARY) and not needs_drift_check(TreeNode(id=ROOT), VARY)
+
+
+def witness_tree(node_failed, witness_failed, votes=None, witnesses=()):
+    return Tree({ROOT: {"id": ROOT},
+                 "n1": {"id": "n1", "seq": 1, "parent": ROOT, "image": "a.png", "critique": crit(failed=node_failed),
+                        "votes": votes or {}, "witnesses": list(witnesses)},
+                 "n2": {"id": "n2", "seq": 2, "parent": "n1", "image": "b.png", "critique": crit(failed=witness_failed),
+                        "action": Action(kind="variations", n=1, strength=0.25, check="n1").to_state()}})
+
+
+def test_a_witness_that_agrees_confirms():
+    from agent.policy.outcome import judge_witness
+
+    j = judge_witness(witness_tree([], []), "n1", "n2", {"best": "n1"})
+    assert j.outcome == "confirmed" and j.current == "n1"
+    assert j.node_updates["n1"] == {"votes": {i: 1 for i in IDS}, "witnesses": ["n2"]}
+
+
+def test_one_dissenting_witness_is_a_tie_and_two_are_a_dispute():
+    from agent.policy.outcome import judge_witness
+
+    j = judge_witness(witness_tree([], ["g0.object"]), "n1", "n2", {"best": "n1"})
+    assert j.outcome == "tie" and j.current == "n1" and "g0.object" in j.reason
+    # The second witness (here n2 again, against the first one's votes) fails it too: disputed.
+    t = witness_tree([], ["g0.object"], votes={**{i: 1 for i in IDS}, "g0.object": -1}, witnesses=["n0"])
+    j = judge_witness(t, "n1", "n2", {"best": "n1"})
+    assert j.outcome == "disputed" and j.current == "n2"
+    node = t["n1"].model_copy(update=j.node_updates["n1"])
+    assert node.failed == ["g0.object"] and node.score == 0.75
+
+
+def test_a_claimed_loss_where_no_pixel_changed_is_doubted_only_for_a_fallible_critic():
+    from agent.policy.outcome import doubtful_losses
+
+    kinds = {"background": "background", "g1.object": "object", "g0.object": "object"}
+    child = TreeNode(id="n2", critique=crit(failed=["background", "g1.object", "g0.object"],
+                                            regions={"g1.object": {"x0": 0.7, "y0": 0.7, "x1": 0.9, "y1": 0.9},
+                                                     "g0.object": {"x0": 0.1, "y0": 0.1, "x1": 0.3, "y1": 0.3}}),
+                     changed_share=0.1, changed_box=Region(x0=0.0, y0=0.0, x1=0.4, y1=0.4))
+    claimed = ["background", "g1.object", "g0.object"]
+    # The background (a small repaint cannot change it) and the square (its region lies where nothing
+    # changed) are doubted; the circle, where the pixels did change, is a loss.
+    assert doubtful_losses(child, claimed, kinds, CFG, trust_critic=False) == ["background", "g1.object"]
+    assert doubtful_losses(child, claimed, kinds, CFG, trust_critic=True) == []
+    assert doubtful_losses(child, claimed, kinds, PolicyConfig(doubt_drift=False), trust_critic=False) == []
+    # A whole-image edit changes everything: nothing to contradict.
+    everywhere = child.model_copy(update={"changed_share": 0.9, "changed_box": Region(x0=0, y0=0, x1=1, y1=1)})
+    assert doubtful_losses(everywhere, claimed, kinds, CFG, trust_critic=False) == []

@@ -52,3 +52,15 @@ def test_drift_lowers_and_a_small_change_raises_only_edit_strengths():
 def test_a_person_chooses_their_own_strength():
     assert strength.for_person_vary(0.6, CFG) == 0.6
     assert strength.for_person_vary(None, CFG) == CFG.variation_strength
+
+
+def test_no_strength_is_so_low_that_the_sampler_runs_no_step():
+    # diffusers runs int(steps x strength) denoising steps: 2 steps at 0.35 would run none.
+    assert strength.runnable(0.35, 2) == 0.5 and strength.runnable(0.35, 20) == 0.35
+    assert strength.runnable(0.25, 4) == 0.25 and strength.runnable(0.2, 3) == 0.34
+    assert strength.runnable(0.3, None) == 0.3
+    from agent.policy import decide
+    from tests.policy_states import BUDGET, crit, state
+
+    d = decide(state(crit(failed=["g0.object"])), CFG, BUDGET, steps=2)
+    assert d.action.kind == "variations" and d.action.strength == 0.5

@@ -27,10 +27,11 @@ def test_report_renders_in_a_browser(tmp_path, shapes_engine):
 
     script = {"critiques": [
         {"fail": ["g0.object"], "regions": {"g0.object": [0.0, 0.3, 0.4, 0.7]}},
-        {"fail": ["background"]},
+        {"fail": ["g1.object"]},  # the repaint lost the square: drift
         {"fail": ["g0.left_of.g1"]}, {"pass": "all"}, {"fail": ["g0.object", "background"]},
     ]}
-    spec = RunSpec(brief="a red circle to the left of a blue square, yellow background", budget={"generations": 8})
+    spec = RunSpec(brief="a red circle to the left of a blue square, yellow background", budget={"generations": 8},
+                   policy={"confirm_accept": False})
     res = run_brief(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script))
     nodes = res.state["nodes"]
     with sync_playwright() as p:

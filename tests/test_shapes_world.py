@@ -23,9 +23,9 @@ def test_the_example_brief_becomes_atomic_requirements():
     assert b.links == ["above"] and b.background == "yellow"
     assert [(r.id, r.kind, r.text) for r in b.requirements()] == [
         ("g0.count", "count", "exactly two red circles"),
-        ("g0.size", "attribute", "the red circles are small"),
+        ("g0.size", "size", "the red circles are small"),
         ("g1.object", "object", "a blue square"),
-        ("g1.size", "attribute", "the blue square is large"),
+        ("g1.size", "size", "the blue square is large"),
         ("g0.above.g1", "relation", "the red circles are above the blue square"),
         ("background", "background", "yellow background"),
     ]
@@ -193,7 +193,24 @@ def test_wrong_position_and_wrong_size_and_surplus():
                      [("red", "circle", 0.3, 0.8, 0.2)])
     assert not result(res, "g0.size").passed and not result(res, "g0.position").passed
     target = result(res, "g0.position").region
-    assert target.as_tuple() == pytest.approx(cell_box("bottom left"))
+    x0, y0, x1, y1 = cell_box("bottom left")
+    assert x0 <= target.center[0] <= x1 and y0 <= target.center[1] <= y1  # where the circle belongs
+    assert target.x1 - target.x0 < 0.3  # sized for a small circle, not the whole cell
+
+
+def test_regions_never_reach_over_another_object():
+    # The circle must move to the bottom left cell, where a blue square already stands; and its
+    # removal must not erase the green triangle right next to it.
+    b, res = planted("a small red circle at bottom left and a blue square and a green triangle, yellow background",
+                     [("red", "circle", 0.17, 0.5, 0.5), ("green", "triangle", 0.2, 0.72, 0.5),
+                      ("blue", "square", 0.12, 0.07, 0.93)])
+    remove = next(d for d in res.defects if d.kind == "remove")
+    add = next(d for d in res.defects if d.kind == "add")
+    triangle_left = 0.72 - 0.1
+    square_box = (0.01, 0.87, 0.13, 0.99)
+    assert remove.region.x1 <= triangle_left + 1e-6 and remove.region.x0 < 0.5 - 0.085
+    assert not (add.region.x0 < square_box[2] and square_box[0] < add.region.x1
+                and add.region.y0 < square_box[3] and square_box[1] < add.region.y1)
     b, res = planted("two red circles, yellow background",
                      [("red", "circle", 0.15, 0.2, 0.2), ("red", "circle", 0.15, 0.5, 0.5),
                       ("red", "circle", 0.15, 0.8, 0.8)])

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RequirementKind = Literal[
-    "object", "attribute", "count", "position", "relation", "style", "background", "text", "other"
+    "object", "attribute", "size", "count", "position", "relation", "style", "background", "text", "other"
 ]
 
 

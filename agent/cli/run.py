@@ -29,6 +29,8 @@ def run(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where run folders go [default: runs]"),
     steps: Optional[int] = typer.Option(None, help="denoising steps (default: the model's recommended)"),
     guidance: Optional[float] = typer.Option(None, help="classifier-free guidance scale"),
+    width: Optional[int] = typer.Option(None, help="image width for new images (default: the model's native size)"),
+    height: Optional[int] = typer.Option(None, help="image height for new images"),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, mps"),
     dtype: Optional[str] = typer.Option(None, help="auto, float32, float16, bfloat16"),
     scheduler: Optional[str] = typer.Option(None, help="ddim, euler, euler_a, dpm++, dpm++_karras, unipc"),
@@ -48,7 +50,8 @@ def run(
 
     s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, rewriter=rewriter,
                       budget=budget, max_seconds=max_seconds, max_usd=max_usd, max_tokens=max_tokens,
-                      runs_dir=out_dir, steps=steps, guidance=guidance, device=device, dtype=dtype,
+                      runs_dir=out_dir, steps=steps, guidance=guidance, width=width, height=height,
+                      device=device, dtype=dtype,
                       scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
     spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic, inpaint_guide=inpaint_guide,
                     start_image=str(image) if image else None)

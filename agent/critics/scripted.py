@@ -8,7 +8,8 @@ Script (a dict, or a JSON file for ``--critic scripted:PATH``)::
     {"critiques": [                       # one entry per critique call, in order
         {"fail": ["g0.object"], "regions": {"g0.object": [0, 0, 0.5, 0.5]}},
         {"pass": "all"},
-        {"error": "reply"}                # or "unavailable": raise the critic's errors
+        {"error": "reply"}                # or "unavailable": raise the critic's errors; "crash": a
+                                          # RuntimeError, as a bug in a critic would
      ],
      "then": "repeat",                    # when the script runs out: repeat the last entry, or
                                           # "delegate" to the exact shapes critic
@@ -83,6 +84,8 @@ class ScriptedCritic(Critic):
             step = self.steps[-1]
         else:
             step = self.steps[index]
+        if step.get("error") == "crash":
+            raise RuntimeError("scripted: the critic crashed")
         if step.get("error") == "unavailable":
             raise CriticUnavailable("scripted: the critic server is unreachable", usage=Usage(calls=1))
         if step.get("error"):

@@ -22,7 +22,7 @@ from langgraph.types import Command, interrupt
 from agent.answers import ANSWERS, Branch, Feedback, Pick, RedoRegion, Vary, read_answer
 from agent.context import RunContext, context_of
 from agent.contracts import Action
-from agent.nodes.common import checklist_of, emit, load_critique
+from agent.nodes.common import checklist_of, emit, load_critique, sampler_steps
 from agent.policy import strength
 from agent.policy.stopping import before_action, remaining_images
 from agent.status import Status
@@ -92,7 +92,11 @@ def ask_human(state: dict, runtime: Runtime[RunContext]):
             "pending": action.to_state(), "rewrite": "prompt", "next_seed": first + 1})
     if isinstance(answer, Vary):
         n = int(min(ctx.policy.variations_n, remaining_images(state.get("spend", {}), ctx.budget)))
-        action = Action(kind="variations", n=n, strength=strength.for_person_vary(answer.strength, ctx.policy),
+        asked = strength.for_person_vary(answer.strength, ctx.policy)
+        if strength.runnable(asked, sampler_steps(ctx)) != asked:
+            return again(f"strength {asked:g} makes no denoising step with {sampler_steps(ctx)} steps; use at least "
+                         f"{strength.runnable(asked, sampler_steps(ctx)):g}")
+        action = Action(kind="variations", n=n, strength=asked,
                         source="human", reason=f"the person asked for {n} variations",
                         seeds=[first + i for i in range(n)])
         return Command(goto="generate", update={**done, "pending": action.to_state(), "next_seed": first + n})

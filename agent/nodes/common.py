@@ -55,3 +55,8 @@ def load_critique(ctx: RunContext, node: TreeNode) -> Critique | None:
     if node.critique is None or not node.critique.file:
         return None
     return Critique.model_validate_json((ctx.store.root / node.critique.file).read_text())
+
+
+def sampler_steps(ctx: RunContext) -> int | None:
+    """The denoising steps every image is made with: the spec's, else the engine's default."""
+    return ctx.spec.generation.steps or getattr(ctx.engine, "default_steps", None)

@@ -6,14 +6,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agent.context import RunContext, context_of
-from agent.nodes.common import emit
+from agent.nodes.common import emit, sampler_steps
 from agent.policy import decide as decide_next
 from agent.status import Status
 
 
 def decide(state: dict, runtime: Runtime[RunContext]):
     ctx = context_of(runtime, state)
-    d = decide_next(state, ctx.policy, ctx.budget)
+    d = decide_next(state, ctx.policy, ctx.budget, trust_critic=ctx.critic.exact, steps=sampler_steps(ctx))
     step = state.get("step", 0) + 1
     if d.route in ("stop", "accept"):
         status = Status.ACCEPTED if d.route == "accept" else d.status

@@ -28,11 +28,24 @@ def _union_mask(regions, size, pad) -> Image.Image:
     return mask
 
 
-def _mean_change(a: Image.Image, b: Image.Image) -> float:
-    """Mean absolute pixel change, 0..1: how much an edit actually moved the image."""
+CHANGED = 8  # of 255: a pixel moved by less than this (decoding noise) did not change
+
+
+def measure_change(a: Image.Image, b: Image.Image) -> dict:
+    """How much an edit moved the image, and where: the mean absolute change (0..1), the share of
+    pixels that changed, and the box around them (None when none did)."""
     if a.size != b.size:
-        return 1.0
-    return float(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).mean() / 255)
+        return {"change": 1.0, "changed_share": 1.0, "changed_box": {"x0": 0, "y0": 0, "x1": 1, "y1": 1}}
+    diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+    moved = diff.max(axis=-1) > CHANGED
+    out = {"change": round(float(diff.mean() / 255), 4), "changed_share": round(float(moved.mean()), 4),
+           "changed_box": None}
+    if moved.any():
+        ys, xs = np.nonzero(moved)
+        h, w = moved.shape
+        out["changed_box"] = {"x0": xs.min() / w, "y0": ys.min() / h, "x1": (xs.max() + 1) / w,
+                              "y1": (ys.max() + 1) / h}
+    return out
 
 
 def run_action(ctx: RunContext, action: Action, source: Image.Image | None):
@@ -86,9 +99,8 @@ def generate(state: dict, runtime: Runtime[RunContext]):
             id=node_id, seq=seq + i, parent=parent_id, origin=origin, depth=parent.depth + 1, step=step,
             action=action, prompt=action.prompt, scene_prompt=scene, negative_prompt=action.negative_prompt,
             seed=record.seeds[i], params=params, image=rel, image_hash=digest,
-            engine_seconds=round(record.wall_time / len(record.images), 4))
-        if source is not None:
-            child.change = round(_mean_change(source, image), 4)
+            engine_seconds=round(record.wall_time / len(record.images), 4),
+            **(measure_change(source, image) if source is not None else {}))
         if action.kind == "inpaint":
             # With paste-back this is 0 by construction; measured anyway, because drift is defined
             # by what the pixels did, not by what the engine promised.

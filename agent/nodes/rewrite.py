@@ -11,7 +11,7 @@ from langgraph.types import Command
 from agent.context import RunContext, context_of
 from agent.contracts import Action, Defect
 from agent.critics.base import CriticError
-from agent.nodes.common import checklist_of, emit, load_critique, node_prompt
+from agent.nodes.common import checklist_of, emit, load_critique, node_prompt, sampler_steps
 from agent.policy import strength
 from agent.tree import Tree
 
@@ -56,5 +56,6 @@ def rewrite_prompt(state: dict, runtime: Runtime[RunContext]):
     action = action.model_copy(update={"prompt": prompt})
     if action.kind == "inpaint":
         action = strength.complete_inpaint(action, ctx.policy)
+        action = action.model_copy(update={"strength": strength.runnable(action.strength, sampler_steps(ctx))})
     update["pending"] = action.to_state()
     return Command(goto="generate", update=update)

@@ -34,7 +34,8 @@ def _rank_new(ctx: RunContext, state: dict, tree: Tree, ids: list[str]) -> tuple
     return [ids[k] for k in ranking.order], ranking.usage.as_spend(), None
 
 
-def _lost(ctx: RunContext, state: dict, tree: Tree, origin_id: str, child_id: str) -> tuple[list[str], dict, str | None]:
+def _lost(ctx: RunContext, state: dict, tree: Tree, origin_id: str,
+          child_id: str) -> tuple[list[str], dict, str | None]:
     """Requirements that held at the origin and fail in the child, by the critic's drift check."""
     origin, child = tree[origin_id], tree[child_id]
     held = sorted(origin.passed)
@@ -69,6 +70,12 @@ def select(state: dict, runtime: Runtime[RunContext]):
         emit(ctx, state, "select", outcome="failed", origin=origin_id)
         return Command(goto=goto, update={"nodes": j.node_updates, "new_nodes": [], "step": step,
                                           "since_best": j.since_best})
+    if action.check:  # a witness: it confirms or disputes the node it redrew
+        j = policy_outcome.judge_witness(tree, action.check, ids[0], state)
+        emit(ctx, state, "select", node_id=ids[0], origin=action.check, outcome=j.outcome, reason=j.reason,
+             score=tree[ids[0]].score, best=j.best)
+        return Command(goto=goto, update={"nodes": j.node_updates, "new_nodes": [], "best": j.best, "step": step,
+                                          "since_best": j.since_best, "current": j.current, "counters": j.counters})
     ranked, spend, note = _rank_new(ctx, state, tree, ids)
     updates = {nid: {"sibling_rank": r} for r, nid in enumerate(ranked)} if len(ranked) > 1 else {}
     child_id = ranked[0]
@@ -77,7 +84,8 @@ def select(state: dict, runtime: Runtime[RunContext]):
         lost, cost, drift_note = _lost(ctx, state, tree, origin_id, child_id)
         spend = add_numbers(spend, cost)
         note = "; ".join(n for n in (note, drift_note) if n) or None
-    j = policy_outcome.judge(tree, origin_id, child_id, action, lost, state, ctx.policy)
+    j = policy_outcome.judge(tree, origin_id, child_id, action, lost, state, ctx.policy,
+                             trust_critic=ctx.critic.exact)
     for nid, fields in j.node_updates.items():
         updates[nid] = {**updates.get(nid, {}), **fields}
     emit(ctx, state, "select", node_id=child_id, origin=origin_id, outcome=j.outcome, reason=j.reason,

@@ -41,6 +41,24 @@ class PolicyConfig(BaseModel):
     # Off by default: the rules are the policy; a VLM's advice is an option, not the default.
     follow_critic: bool = False
 
+    # -- a critic that can be wrong (every model critic; not the exact shapes critic) --------------
+    # Confirm before accepting: an image the critic passes is redrawn lightly (a witness at
+    # witness_strength, which keeps everything) and judged again; a model judge's mistakes on one
+    # image do not carry over to another, so two passes rarely both lie.
+    confirm_accept: bool = True
+    witness_strength: float = Field(0.25, gt=0, le=1)
+    max_witnesses: int = Field(2, ge=1)  # two witnesses and the image itself: a majority of three
+    # Check a claimed loss against the pixels: a repaint cannot lose what it did not touch.
+    doubt_drift: bool = True
+    global_change_min: float = Field(0.25, ge=0, le=1)  # changed share of the image that can alter a background
+
+    # -- spending the budget where it buys most (any critic) -----------------------------------------
+    # Unproductive edits (no progress, or drift) an image gets before the agent samples afresh.
+    edits_per_node: int = Field(3, ge=1)
+    # A rebuild (img2img at rebuild_strength) keeps the layout, so it is not offered for failures of
+    # where things are, how many, or how big: those go to a repaint or a fresh sample.
+    rebuild_layout: bool = False
+
     @model_validator(mode="after")
     def _strength_range(self) -> "PolicyConfig":
         if self.min_strength > self.max_strength:

@@ -2,16 +2,21 @@
 
 In order, the first that applies and is allowed (not tabu, not tried too often, within budget):
 - every requirement passes and the score reaches ``accept_score`` -> **accept** (checked first: the
-  image that spent the last of the budget may be the one that passes);
+  image that spent the last of the budget may be the one that passes) — but a critic that can be
+  wrong is asked to confirm first: a **witness** (one variation at ``witness_strength``, which keeps
+  everything) is judged too, and only an image it confirms is accepted (policy/outcome.py);
 - a stop (policy/stopping.py);
 - no image yet -> **txt2img** from the prompt;
 - the critic's own recommendation, when ``follow_critic`` is on and the rules allow it;
-- a plateau under an image budget -> a new image (**txt2img** with a rewritten prompt);
+- a plateau under an image budget, or an image whose edits keep failing (``edits_per_node``
+  unproductive edits) -> a new image (**txt2img** with a rewritten prompt): past that point a fresh
+  sample is the better bet, which is all that sampling more does;
 - failures confined to regions while the rest holds -> **inpaint** them, one object group at a time;
 - a near miss (score >= ``near_miss``) with no region to blame, or every requirement passing but
   the score still low -> **variations** at low strength; never for a failed position, relation or
   count: low-strength variations keep the layout, so they cannot fix those;
-- something holds -> rewrite the prompt and rebuild with **img2img** at high strength;
+- something holds -> rewrite the prompt and rebuild with **img2img** at high strength, unless what
+  fails is only layout (where, how many, how big), which a rebuild keeps (``rebuild_layout``);
 - otherwise -> rewrite the prompt and start a new image (**txt2img**).
 The strengths come from policy/strength.py.
 """
@@ -21,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.contracts import Action, Region
+from agent.contracts import Action
 from agent.policy import strength
 from agent.policy.config import Budget, PolicyConfig
 from agent.policy.stopping import before_action, nothing_left, plateaued, remaining_images
@@ -29,11 +34,10 @@ from agent.policy.tabu import why_banned
 from agent.status import Status
 from agent.tree import ROOT, CritiqueSummary, Tree, TreeNode
 
-LOCAL_KINDS = {"object", "attribute", "count", "position", "relation", "text", "other"}
 GLOBAL_KINDS = {"background", "style"}
-# Failures of where things are or how many there are: low-strength variations keep the layout, so
-# they cannot fix these; a local repaint or a rebuild can.
-LAYOUT_KINDS = {"position", "relation", "count"}
+# Failures of where things are, how many and how big: low-strength variations keep the layout and
+# sizes, and a rebuild keeps the broad layout, so neither fixes these; a repaint or a fresh sample can.
+LAYOUT_KINDS = {"position", "relation", "count", "size"}
 
 Rewrite = Literal["prompt", "region"]
 
@@ -50,13 +54,33 @@ class Decision(BaseModel):
     status: Status | None = None  # route "stop"
 
 
-def decide(state: dict, cfg: PolicyConfig, budget: Budget) -> Decision:
+def decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool = True,
+           steps: int | None = None) -> Decision:
+    """The next move at the current node. ``trust_critic``: the critic is ground truth (the exact
+    shapes critic); a model critic is not, and its passes are confirmed before they are accepted.
+    ``steps``: the sampler's steps, below which no strength may go (policy/strength.py)."""
+    d = _decide(state, cfg, budget, trust_critic)
+    if d.action is not None and d.action.strength is not None:
+        d.action = d.action.model_copy(update={"strength": strength.runnable(d.action.strength, steps)})
+    return d
+
+
+def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) -> Decision:
     tree = Tree(state["nodes"])
     cur_id = state.get("current") or ROOT
     node = tree[cur_id]
     crit = node.critique
-    if crit and not crit.failed and crit.score >= cfg.accept_score:
-        return Decision(route="accept", reason=f"all {len(crit.passed)} requirements pass (score {crit.score:.2f})")
+    worst = min(node.margins().values(), default=-1)
+    can_witness = _can_witness(node, state, cfg, budget, trust_critic)
+    if crit and worst > 0 and node.score >= cfg.accept_score:
+        if can_witness and not node.witnesses:
+            return _witness(state, cur_id, cfg, f"all {len(node.passed)} requirements pass; a light redraw is "
+                                                "judged too, to confirm before accepting")
+        confirmed = f" and {len(node.witnesses)} light redraw(s) confirmed it" if node.confirmed else ""
+        return Decision(route="accept", reason=f"all {len(node.passed)} requirements pass (score "
+                                               f"{node.score:.2f}){confirmed}")
+    if crit and worst == 0 and can_witness:
+        return _witness(state, cur_id, cfg, f"a redraw disagreed on {', '.join(node.ties)}: one more look decides")
     stop = before_action(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop.status, reason=stop.reason)
@@ -84,11 +108,29 @@ def decide(state: dict, cfg: PolicyConfig, budget: Budget) -> Decision:
     return Decision(route="stop", status=stop.status, reason=stop.reason, notes=notes)
 
 
+def _can_witness(node: TreeNode, state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) -> bool:
+    return (cfg.confirm_accept and not trust_critic and len(node.witnesses) < cfg.max_witnesses
+            and remaining_images(state.get("spend", {}), budget) >= 1)
+
+
+def _witness(state: dict, node_id: str, cfg: PolicyConfig, why: str) -> Decision:
+    """One variation at witness_strength: the same picture, for the critic to judge again."""
+    action = Action(kind="variations", n=1, strength=cfg.witness_strength, check=node_id, reason=why,
+                    negative_prompt=state.get("negative_prompt"))
+    return Decision(route="generate", action=action, reason=why)
+
+
+def unproductive_edits(node: TreeNode) -> int:
+    """Edits of this image that made no progress or drifted (restarts from it are not its edits)."""
+    return sum(n for kind, n in node.failures.items() if kind != "txt2img")
+
+
 def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig,
                 notes: list[str]) -> list[tuple[Action, str, Rewrite | None]]:
     """Every action the rules would take at this node, best first: (action, reason, rewrite job)."""
     out: list[tuple[Action, str, Rewrite | None]] = []
     negative = state.get("negative_prompt")
+    failed = node.failed
     if cfg.follow_critic and crit.recommended:
         action, note = _from_recommendation(node, crit, cfg)
         if note:
@@ -100,29 +142,38 @@ def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, 
     if plateaued(state, cfg):
         out.append((Action(kind="txt2img", negative_prompt=negative),
                     f"plateau: no better image in {state['since_best']} steps; start a new image", "prompt"))
+    spent = unproductive_edits(node)
+    if spent >= cfg.edits_per_node:
+        notes.append(f"{spent} edits of this image made no progress")
+        return out + [(Action(kind="txt2img", negative_prompt=negative),
+                       f"{spent} edits of this image made no progress: a fresh sample is the better bet; "
+                       "rewrite the prompt and start a new image", "prompt")]
     local = _local_fix(state, node, crit, cfg, notes)
     if local:
         action, why = local
         out.append((action, why, None if action.prompt else "region"))
     kinds = {r["id"]: r.get("kind", "other") for r in state["checklist"]}
-    global_fail = any(kinds.get(f) in GLOBAL_KINDS for f in crit.failed)
-    polish = not crit.failed  # every requirement holds, the critic still marks it down
-    layout_fail = any(kinds.get(f) in LAYOUT_KINDS for f in crit.failed)
-    if polish or (crit.score >= cfg.near_miss and not global_fail and not layout_fail):
+    global_fail = any(kinds.get(f) in GLOBAL_KINDS for f in failed)
+    polish = not failed  # every requirement holds, the critic still marks it down
+    layout_fail = any(kinds.get(f) in LAYOUT_KINDS for f in failed)
+    only_layout = bool(failed) and all(kinds.get(f) in LAYOUT_KINDS for f in failed)
+    if polish or (node.score >= cfg.near_miss and not global_fail and not layout_fail):
         s = strength.for_edit(node, "variations", cfg)
-        why = (f"every requirement passes but the critic rates it {crit.score:.2f}: polish with" if polish else
-               f"near miss (score {crit.score:.2f}) with no region to blame:")
+        why = (f"every requirement passes but the critic rates it {node.score:.2f}: polish with" if polish else
+               f"near miss (score {node.score:.2f}) with no region to blame:")
         # prompt=None: the node's own prompt, which may be a rewrite or carry the person's feedback.
         out.append((Action(kind="variations", n=cfg.variations_n, strength=s, negative_prompt=negative),
                     f"{why} {cfg.variations_n} variations at strength {s}", None))
-    if crit.passed:
+    if node.passed and not (only_layout and not cfg.rebuild_layout):
         s = strength.for_edit(node, "img2img", cfg)
         out.append((Action(kind="img2img", strength=s, negative_prompt=negative),
-                    (f"global failure ({', '.join(crit.failed)})" if crit.failed else
+                    (f"global failure ({', '.join(failed)})" if failed else
                      "polishing by variations is exhausted") +
                     f": rewrite the prompt and rebuild at strength {s}, keeping what holds", "prompt"))
+    elif node.passed:
+        notes.append("no rebuild: what fails is layout, which a rebuild keeps")
     out.append((Action(kind="txt2img", negative_prompt=negative),
-                f"{'nothing holds' if not crit.passed else 'other fixes exhausted'}: rewrite the "
+                f"{'nothing holds' if not node.passed else 'other fixes exhausted'}: rewrite the "
                 "prompt and start a new image", "prompt"))
     return out
 
@@ -131,13 +182,15 @@ def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyCo
                notes: list[str]) -> tuple[Action, str] | None:
     """An inpaint of the regions where the failures are, one object group at a time."""
     requirements = {r["id"]: r for r in state["checklist"]}
-    failed = crit.failed
+    failed = node.failed
     # "Confined to a region while the rest passes": a global requirement failing, or too little
     # holding to build on, makes it a global failure, whatever regions the critic offers.
     if any(requirements.get(f, {}).get("kind", "other") in GLOBAL_KINDS for f in failed) \
-            or crit.score < cfg.local_min_score:
+            or node.score < cfg.local_min_score:
         return None
-    defects = [d for d in crit.defects if d.region and d.kind != "global"]
+    # Defects of requirements the agent believes hold (a failure the pixels contradict) are not fixed.
+    defects = [d for d in crit.defects if d.region and d.kind != "global"
+               and (not d.requirement_ids or any(r in failed for r in d.requirement_ids))]
     if not defects:
         # A critic that gives verdict regions but no defects: repaint those regions.
         if not crit.regions:
@@ -145,7 +198,7 @@ def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyCo
         from agent.contracts import Defect
 
         defects = [Defect(kind="replace", description="", region=r, requirement_ids=[k])
-                   for k, r in crit.regions.items()]
+                   for k, r in crit.regions.items() if k in failed]
 
     def group_of(requirement_id: str) -> str:
         # The planner's group (the object a requirement is about); a requirement without one stands alone.

@@ -10,6 +10,17 @@
 - **no-progress**: neither: stay, count the try, and raise the strength if the image barely changed.
 - **stagnation**: ``stagnation_k`` steps in a row below the best node: back to the best node.
 The best node is the highest score anywhere in the tree (a later node must score strictly higher).
+
+A critic that can be wrong (any model critic) is not taken at its word where the pixels or a second
+look say otherwise:
+- **doubted losses**: a loss the pixels contradict is no drift — a repaint that changed a small part
+  of the image cannot change its background or style, and a requirement the critic now fails at a
+  place where no pixel changed was not lost by this edit (``doubt_drift``);
+- **witnesses**: an image the critic passes is redrawn lightly and judged again before it is
+  accepted (policy/next_action.py). Each witness votes on every requirement; pooled with the
+  image's own critique (tree.TreeNode.margins), the votes **confirm** it, leave a **tie** (a second
+  witness breaks it), or **dispute** a pass: then it counts as failing and the agent goes on from
+  the witness, where the critic points at what is wrong (``confirm_accept``).
 """
 from __future__ import annotations
 
@@ -20,9 +31,12 @@ from pydantic import BaseModel, Field
 from agent.contracts import Action
 from agent.policy import strength, tabu
 from agent.policy.config import PolicyConfig
-from agent.tree import Outcome, Tree, TreeNode
+from agent.contracts import Region
+from agent.policy.next_action import GLOBAL_KINDS
+from agent.tree import Outcome, Tree, TreeNode, merge_nodes
 
-Move = Literal["progress", "fresh", "no-progress", "drift", "stagnation", "failed"]
+Move = Literal["progress", "fresh", "no-progress", "drift", "stagnation", "failed", "confirmed", "tie",
+               "disputed"]
 
 
 class Judgement(BaseModel):
@@ -47,15 +61,49 @@ def needs_drift_check(origin: TreeNode, action: Action) -> bool:
     return origin.image is not None and origin.critique is not None and action.kind != "txt2img"
 
 
-def judge(tree: Tree, origin_id: str, child_id: str, action: Action, lost: list[str], state: dict[str, Any],
-          cfg: PolicyConfig) -> Judgement:
-    """Judge ``child_id`` (made by ``action`` from ``origin_id``); ``lost`` is what the drift check found."""
+# Requirements about one object as it stands: a critic's region for such a failure marks the object.
+# For relations, positions and counts it marks where a fix would go, which says nothing about
+# whether the edit moved what they are about.
+LOCAL_EVIDENCE = {"object", "attribute", "size", "text", "other"}
+
+
+def doubtful_losses(child: TreeNode, claimed: list[str], kinds: dict[str, str], cfg: PolicyConfig,
+                    trust_critic: bool) -> list[str]:
+    """The claimed losses the pixels contradict (never for a critic that is ground truth)."""
+    if trust_critic or not cfg.doubt_drift or child.changed_share is None:
+        return []
+    out = []
+    for rid in claimed:
+        region = child.critique.regions.get(rid) if child.critique else None
+        kind = kinds.get(rid, "other")
+        if kind in GLOBAL_KINDS and child.changed_share < cfg.global_change_min:
+            out.append(rid)  # a small repaint cannot change the whole image's background or style
+        elif kind in LOCAL_EVIDENCE and region is not None and not _overlaps(region, child.changed_box):
+            out.append(rid)  # the critic points at an object where not one pixel changed
+    return out
+
+
+def _overlaps(region: Region, box: Region | None) -> bool:
+    if box is None:
+        return False
+    return region.x0 < box.x1 and box.x0 < region.x1 and region.y0 < box.y1 and box.y0 < region.y1
+
+
+def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_lost: list[str],
+          state: dict[str, Any], cfg: PolicyConfig, trust_critic: bool = True) -> Judgement:
+    """Judge ``child_id`` (made by ``action`` from ``origin_id``); ``claimed_lost`` is what the
+    critic's drift check found; ``trust_critic`` is False for a critic that can be wrong."""
+    kinds = {r["id"]: r.get("kind", "other") for r in state.get("checklist", [])}
+    doubted = doubtful_losses(tree[child_id], claimed_lost, kinds, cfg, trust_critic)
+    if doubted:  # they hold here as at the origin: the child is judged (and ranked) with them passing
+        tree = Tree(merge_nodes(_raw(tree), {child_id: {"doubted": doubted}}))
     origin, child = tree[origin_id], tree[child_id]
+    lost = [r for r in claimed_lost if r not in doubted]
     restart = action.kind == "txt2img"
     outside = (child.outside_change or 0.0) > cfg.outside_tolerance
     gained = child.passed - origin.passed
     previous_best = state.get("best")
-    best = child_id if previous_best is None or child.score > tree[previous_best].score else previous_best
+    best = tree.best() or child_id
     improved_best = best != previous_best
     origin_update: dict[str, Any] = {}
     strengths = dict(origin.strengths)
@@ -86,6 +134,9 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, lost: list[
     if strengths != origin.strengths:
         origin_update["strengths"] = strengths
     updates: dict[str, dict[str, Any]] = {child_id: {"outcome": outcome, "lost": lost}}
+    if doubted:
+        updates[child_id]["doubted"] = doubted
+        why += f"; not taken as lost (no pixel changed where they are): {', '.join(doubted)}"
     if origin_update:
         updates[origin_id] = origin_update
 
@@ -106,3 +157,37 @@ def judge_unjudged(tree: Tree, origin_id: str, action: Action, state: dict[str, 
                      current=state.get("current") or origin_id, best=state.get("best"),
                      since_best=state.get("since_best", 0) + 1, below_best=state.get("below_best", 0),
                      node_updates={origin_id: tabu.count_try(tree[origin_id], action)})
+
+
+def judge_witness(tree: Tree, node_id: str, witness_id: str, state: dict[str, Any]) -> Judgement:
+    """A witness of ``node_id`` (a light redraw: the same picture, judged independently) votes on
+    each requirement; the pooled votes confirm the node, leave a tie (another witness breaks it), or
+    dispute a pass — then the agent goes on from the witness, where the critic points at the fault."""
+    node, witness = tree[node_id], tree[witness_id]
+    said = set(witness.critique.passed) if witness.critique else set()
+    votes = {r: node.votes.get(r, 0) + (1 if r in said else -1) for r in node.margins()}
+    updated = node.model_copy(update={"votes": votes, "witnesses": node.witnesses + [witness_id]})
+    margins = updated.margins()
+    if all(m > 0 for m in margins.values()):
+        move, current = "confirmed", node_id
+        why = f"a light redraw ({witness_id}) passes what {node_id} passes: confirmed"
+    elif all(m >= 0 for m in margins.values()):
+        move, current = "tie", node_id
+        why = (f"a light redraw ({witness_id}) fails {', '.join(updated.ties)}, which {node_id} passes: one "
+               "more look decides")
+    else:
+        move, current = "disputed", witness_id
+        lost = [r for r, m in margins.items() if m < 0]
+        why = (f"the light redraws of {node_id} fail {', '.join(lost)}: taken as failing; the agent goes on "
+               f"from {witness_id}, where the critic points at what is wrong")
+    updates = {node_id: {"votes": votes, "witnesses": updated.witnesses}, witness_id: {"outcome": move}}
+    best = Tree(merge_nodes(_raw(tree), updates)).best()
+    improved = best != state.get("best")
+    return Judgement(outcome=move, reason=why, origin=node_id, child=witness_id, current=current, best=best,
+                     since_best=0 if improved else state.get("since_best", 0) + 1, below_best=0,
+                     node_updates=updates, counters={{"confirmed": "confirmations", "tie": "ties",
+                                                      "disputed": "disputes"}[move]: 1})
+
+
+def _raw(tree: Tree) -> dict[str, dict]:
+    return {i: tree[i].to_state() for i in tree.ids()}

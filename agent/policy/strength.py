@@ -7,14 +7,24 @@
 - an inpaint's strength follows from its prompt: a region primed with the colours the prompt names
   is denoised at ``guided_inpaint_strength`` (high enough to draw the shape, low enough to keep the
   colour and place); an unprimed region is repainted from noise at ``inpaint_strength``.
-Always clamped to [min_strength, max_strength] for img2img and variations.
+Always clamped to [min_strength, max_strength] for img2img and variations, and never so low that
+the sampler runs no denoising step at all (diffusers runs int(steps x strength) of them).
 """
 from __future__ import annotations
 
+import math
+
 from agent.contracts import Action
-from agent.guides import guide_for
+from tools.engine.guides import guide_from_prompt
 from agent.policy.config import PolicyConfig
 from agent.tree import TreeNode
+
+
+def runnable(strength: float, steps: int | None) -> float:
+    """The strength raised, if needed, to the lowest that runs one denoising step at ``steps``."""
+    if not steps or int(steps * strength + 1e-9) >= 1:
+        return strength
+    return min(1.0, math.ceil(100 / steps) / 100)
 
 
 def clamp(strength: float, cfg: PolicyConfig) -> float:
@@ -38,7 +48,7 @@ def provisional_inpaint(cfg: PolicyConfig) -> float:
 def complete_inpaint(action: Action, cfg: PolicyConfig) -> Action:
     """The inpaint with its final strength and colour guide, once its prompt is known."""
     single = len(action.regions) == 1
-    guide = guide_for(action.prompt or "", None if single else action.regions[0]) if cfg.inpaint_guide else None
+    guide = guide_from_prompt(action.prompt or "", None if single else action.regions[0]) if cfg.inpaint_guide else None
     strength = cfg.guided_inpaint_strength if guide is not None else cfg.inpaint_strength
     return action.model_copy(update={"strength": strength, "guide": guide})
 

@@ -1,8 +1,8 @@
 """ShapesBench: sculpt's agent against compute-matched baselines on seeded shapes-world briefs.
 
 Methods (single, best-of-n, loopback, prompt-only, agent) get one engine, one budget of images and
-the same seeds; every answer is judged by the exact shapes critic. Entry points: :func:`run_bench`
-and ``sculpt bench``.
+the same seeds; every answer is judged by the exact shapes critic. Entry points: :func:`run_bench`,
+:func:`run_sweep` (the benchmark at several critic error rates) and ``sculpt bench``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ _EXPORTS = {
     "BenchError": "errors", "BenchStopped": "errors", "BudgetExceeded": "errors",
     "CountingEngine": "counting", "BenchConfig": "runner", "BenchResult": "runner", "run_bench": "runner",
     "make_briefs": "runner", "METHOD_NAMES": "methods", "LoopbackOptions": "methods",
+    "SweepConfig": "sweep", "SweepResult": "sweep", "run_sweep": "sweep",
 }
 
 

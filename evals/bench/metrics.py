@@ -7,6 +7,8 @@ half of its records from disk, aggregates exactly like an uninterrupted one).
 * calls to success: the first k at which the method's answer is all-correct; mean and median over
   the briefs where that happens within the budget.
 * per-requirement accuracy: requirements of the answer that pass, overall and by kind.
+* false accepts, false drifts and the backtracks they caused: what a fallible driving critic got
+  wrong, by the exact judge (defined in evals/bench/false_alarms.py).
 """
 from __future__ import annotations
 
@@ -88,6 +90,27 @@ def requirement_accuracy(records: Sequence[dict]) -> dict[str, Any]:
             "by_kind": {k: proportion(passed[k], total[k]) for k in sorted(total)}}
 
 
+def false_accepts(records: Sequence[dict], claim=lambda r: r.get("claimed")) -> dict[str, Any]:
+    """Answers claimed all-correct by the driving critic that the exact judge fails; rate over claims.
+    ``claim``: what counts as a claim of success (for the agent also: it stopped by accepting)."""
+    claims = [r for r in records if claim(r)]
+    wrong = sum(not r["all_correct"] for r in claims)
+    p = proportion(wrong, len(claims))
+    return {"count": wrong, "claimed": len(claims), "rate": p["rate"], "ci": p["ci"]}
+
+
+def false_drifts(audits: Sequence[dict]) -> dict[str, Any]:
+    """The agent's drift detections and the false ones among them, from each run's drift audit."""
+    drifts = sum(a["drifts"] for a in audits)
+    false = sum(a["false_drifts"] for a in audits)
+    p = proportion(false, drifts)
+    return {"drifts": drifts, "count": false, "rate": p["rate"], "ci": p["ci"],
+            "per_brief": _stats([a["false_drifts"] for a in audits]),
+            "backtracks": _stats([a["false_drift_backtracks"] for a in audits]),
+            "doubted_losses": sum(a.get("doubted_losses", 0) for a in audits),
+            "doubted_wrongly": sum(a.get("doubted_wrongly", 0) for a in audits)}
+
+
 def summarize(records: Sequence[dict], budget: int) -> dict[str, Any]:
     """Everything deterministic about one method on one set of briefs."""
     out: dict[str, Any] = {
@@ -100,13 +123,19 @@ def summarize(records: Sequence[dict], budget: int) -> dict[str, Any]:
         "critic_calls": _stats([r["usage"]["critic_calls"] for r in records]),
         "tokens": _stats([r["usage"]["tokens"] for r in records]),
         "usd": round(sum(r["usage"]["usd"] for r in records), 6),
+        "false_accepts": false_accepts(records),
     }
     agent = [r["info"] for r in records if "drifts" in r.get("info", {})]
     if agent:
         out["agent"] = {"drifts": _stats([a["drifts"] for a in agent]),
                         "backtracks": _stats([a["backtracks"] for a in agent]),
                         "steps": _stats([a["steps"] for a in agent]),
-                        "status": dict(sorted(Counter(a["status"] for a in agent).items()))}
+                        "status": dict(sorted(Counter(a["status"] for a in agent).items())),
+                        # The agent's own claim: it stopped by accepting (after any confirmation it asks for).
+                        "false_acceptances": false_accepts(records, lambda r: r["info"].get("status") == "accepted")}
+        audits = [r["drift_audit"] for r in records if "drift_audit" in r]
+        if audits:
+            out["agent"]["false_drifts"] = false_drifts(audits)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from evals.bench.counting import CountingEngine
 from evals.bench.errors import BenchError, BudgetExceeded
+from evals.bench.false_alarms import claimed, drift_audit
 from evals.bench.judge import ExactJudge, store_image
 from evals.bench.methods import Outcome
 from evals.bench.metrics import first_success, success_by_k
@@ -42,21 +43,26 @@ def build_record(item, method: str, outcome: Outcome, proxy: CountingEngine, jud
             rel, digest = shot.path, shot.digest
         entry: dict[str, Any] = {"k": k, "task": shot.task, "seed": shot.seed, "prompt": shot.prompt,
                                  "strength": shot.strength, "image": rel, "hash": digest[:20], "score": shot.score,
+                                 "claimed": shot.claimed,
                                  "exact": judge.judge(item.text, digest, image=shot.image, path=out / rel)}
         if shot.node:
             entry.update(node=shot.node, parent=shot.parent)
         shots.append(entry)
     ok = [s["exact"]["ok"] for s in shots]
     success = success_by_k(outcome.choice, outcome.final, ok, budget, outcome.extends)
-    return {
+    record = {
         "method": method, "brief_id": item.id, "difficulty": item.difficulty, "brief": item.text,
         "seed": item.seed, "budget": budget, "calls": proxy.used, "engine_calls": len(proxy.calls),
         "shots": shots, "choice": list(outcome.choice), "final": outcome.final,
         "all_correct": outcome.final is not None and ok[outcome.final],
+        "claimed": claimed(shots, outcome.final),
         "success_by_k": success, "calls_to_success": first_success(success),
         "checklist": [{"id": r.id, "kind": r.kind} for r in judge.checklist(item.text)],
         "usage": outcome.usage, "info": outcome.info, "settings": settings,
     }
+    if outcome.info.get("run"):  # the agent: every drift it detected, checked by the exact judge
+        record["drift_audit"] = drift_audit(out / outcome.info["run"], item.text, judge)
+    return record
 
 
 def build_timings(wall: float, proxy: CountingEngine, outcome: Outcome) -> dict[str, Any]:
@@ -80,6 +86,6 @@ def read_result(path: Path, settings: str) -> tuple[dict, dict]:
         raise BenchError(f"{path} is unreadable ({exc}); delete it and rerun to redo that result") from exc
     if record.get("settings") != settings:
         raise BenchError(f"{path} was made by a benchmark with other settings (seed, budget, critic, model, "
-                         "steps or loopback options); use another --out, or delete "
+                         "steps, loopback options, agent policy or benchmark version); use another --out, or delete "
                          f"{path.parent.parent} to start afresh")
     return record, timings

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment
 
 from evals.bench import plots
+from evals.bench.config import format_policy
 from evals.bench.examples import examples as example_briefs
 
 DEFINITIONS = {
@@ -26,6 +27,15 @@ DEFINITIONS = {
                         "briefs where that happens within the budget (their number in brackets).",
     "images used": "images the method made through the counted engine (unused budget is not spent).",
     "requirement accuracy": "share of the answers' requirements that pass, by requirement kind.",
+    "false accepts": "answers the driving critic passed on every requirement (the method's claim of success) "
+                     "that the exact judge fails; the rate is over the briefs where the method claimed success. "
+                     "Methods that use no critic claim nothing (–). For the agent also over the runs that stopped "
+                     "by accepting (its own claim). Always 0 with the exact critic driving.",
+    "false drifts": "the agent's drift detections (requirements said lost since the node its action started from) "
+                    "where, by the exact judge, none was lost: each still holds in the new image or did not hold "
+                    "at the origin. Drift from pixels changed outside an inpaint mask is measured, never false. "
+                    "Backtracks they caused: backtracks away from those images. Doubted: claimed losses the agent "
+                    "did not take as lost because the pixels contradicted them; really lost: by the exact judge.",
     "agent overhead": "the agent's run wall time minus engine and critic seconds, over the wall time: mean of "
                       "runs and pooled over all runs. Checkpoint bytes per step: checkpoint.sqlite over graph "
                       "steps.",
@@ -47,7 +57,7 @@ def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     agg, tim = results["aggregates"], results["timings"]["aggregates"]
     methods = list(agg)
     cols = plots.columns_of(agg)
-    main, reqs, agent = [], [], []
+    main, reqs, agent, wrong = [], [], [], []
     kinds = sorted({k for m in methods for c in cols for k in agg[m][c]["requirements"]["by_kind"]})
     for m in methods:
         for c in cols:
@@ -56,6 +66,9 @@ def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
             main.append([m, c, pct(a["all_correct"]), f"{num(cts['mean'])} / {num(cts['median'])} ({cts['n']})",
                          num(a["calls"]["mean"]), num(a["critic_calls"]["mean"]), num(a["tokens"]["mean"], 0),
                          num(t["wall_s"]["mean"], 2)])
+            wrong.append([m, c, false_accepts(a.get("false_accepts")), num(a["critic_calls"]["mean"])])
+            if "false_acceptances" in a.get("agent", {}):
+                wrong.append([f"{m} (stopped by accepting)", c, false_accepts(a["agent"]["false_acceptances"]), ""])
             by_kind = a["requirements"]["by_kind"]
             reqs.append([m, c, pct(a["requirements"]["overall"])] + [pct(by_kind.get(k)) for k in kinds])
             if "agent" in a:
@@ -64,30 +77,51 @@ def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
                 share = t.get("overhead_share", {})
                 ckpt = t.get("checkpoint_bytes_per_step", {})
                 agent.append([c, f"{num(d['drifts']['mean'], 2)} ({d['drifts']['total']:g})",
-                              f"{num(d['backtracks']['mean'], 2)} ({d['backtracks']['total']:g})", status,
+                              f"{num(d['backtracks']['mean'], 2)} ({d['backtracks']['total']:g})",
+                              false_drifts(d.get("false_drifts")), status,
                               f"{pct_plain(share.get('mean'))} / {pct_plain(share.get('pooled'))}",
                               num(ckpt.get("mean"), 0)])
     budget = results["settings"]["budget"]
-    curve = [[m, c] + [_point(agg[m][c]["curve"], k) for k in range(1, budget + 1)] for m in methods for c in cols]
+    curve = [[m, c] + [point(agg[m][c]["curve"], k) for k in range(1, budget + 1)] for m in methods for c in cols]
     out = [{"title": "All-correct rate, calls to success and time", "rows": main,
             "head": ["method", "difficulty", "all-correct [95% CI]", "calls to success mean / median (n)",
                      "images used", "critic calls", "tokens", "time per brief (s)"]},
            {"title": "Success versus budget (all-correct % after k images)", "rows": curve,
             "head": ["method", "difficulty"] + [f"k={k}" for k in range(1, budget + 1)]},
            {"title": "Requirement accuracy (share of requirements passed [95% CI])", "rows": reqs,
-            "head": ["method", "difficulty", "overall"] + kinds}]
+            "head": ["method", "difficulty", "overall"] + kinds},
+           {"title": "What the driving critic got wrong: false accepts", "rows": wrong,
+            "head": ["method", "difficulty", "false accepts / claims (rate)", "critic calls per brief"]}]
     if agent:
         out.append({"title": "The agent: drift, backtracking, overhead", "rows": agent,
-                    "head": ["difficulty", "drift detections mean (total)", "backtracks mean (total)", "status",
+                    "head": ["difficulty", "drift detections mean (total)", "backtracks mean (total)",
+                             "false drifts / detected (rate), backtracks they caused", "status",
                              "own overhead share mean / pooled", "checkpoint bytes per step"]})
     return out
+
+
+def false_accepts(fa: dict[str, Any] | None) -> str:
+    """"count / claims (rate [CI])", or "–" when the method claimed nothing (it uses no critic)."""
+    if not fa or not fa["claimed"]:
+        return "–"
+    return f"{fa['count']} / {fa['claimed']} ({pct(fa)})"
+
+
+def false_drifts(fd: dict[str, Any] | None) -> str:
+    if not fd:
+        return "n/a"
+    rate = "" if fd["rate"] is None else f" ({100 * fd['rate']:.0f}%)"
+    bt = fd["backtracks"]["total"]
+    doubted = fd.get("doubted_losses") or 0
+    doubts = f"; {doubted} claimed loss(es) doubted, {fd.get('doubted_wrongly', 0)} really lost" if doubted else ""
+    return f"{fd['count']} / {fd['drifts']}{rate}, {bt:g} backtrack{'' if bt == 1 else 's'}{doubts}"
 
 
 def pct_plain(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
-def _point(points: list[dict], k: int) -> str:
+def point(points: list[dict], k: int) -> str:
     p = next((p for p in points if p["k"] == k), None)
     return "" if p is None else f"{100 * p['rate']:.0f}%"
 
@@ -98,17 +132,19 @@ def write_reports(results: dict[str, Any], out: Path, examples: int = 6) -> dict
     png = plots.success_vs_budget(agg, methods, plots.columns_of(agg), results["settings"]["budget"])
     (out / "plots").mkdir(parents=True, exist_ok=True)
     (out / "plots" / "success_vs_budget.png").write_bytes(png)
-    context = {"r": results, "s": results["settings"], "tables": tables(results), "defs": DEFINITIONS,
+    s = results["settings"]
+    context = {"r": results, "s": s, "policy": format_policy(s.get("agent_policy", {})), "tables": tables(results),
+               "defs": DEFINITIONS,
                "n_briefs": len(results["briefs"])}
     paths = {"markdown": out / "report.md", "html": out / "report.html"}
-    paths["markdown"].write_text(_env().from_string(MARKDOWN).render(**context))
-    paths["html"].write_text(_env(html=True).from_string(HTML).render(
+    paths["markdown"].write_text(jinja_env().from_string(MARKDOWN).render(**context))
+    paths["html"].write_text(jinja_env(html=True).from_string(HTML).render(
         plot=base64.b64encode(png).decode(), examples=example_briefs(results["records"], methods, examples),
         **context))
     return paths
 
 
-def _env(html: bool = False) -> Environment:
+def jinja_env(html: bool = False) -> Environment:
     return Environment(autoescape=html, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
@@ -117,7 +153,8 @@ MARKDOWN = """\
 
 {{ n_briefs }} briefs (difficulty {{ s.difficulties | join(", ") }}; {{ s.briefs_per_difficulty }} each), \
 budget {{ s.budget }} images per method and brief, driving critic `{{ s.critic }}`, judged by the exact \
-critic. Model `{{ s.model.source }}` ({{ s.model.revision }}), {{ s.steps }} steps, seed {{ s.seed }}.
+critic. Model `{{ s.model.source }}` ({{ s.model.revision }}), {{ s.steps }} steps, seed {{ s.seed }}\
+{% if policy %}, agent policy `{{ policy }}`{% endif %}.
 
 ```
 {{ r.command }}
@@ -171,7 +208,7 @@ pre { background: #f6f8fa; padding: 8px; overflow-x: auto; }
 <p>{{ n_briefs }} briefs (difficulty {{ s.difficulties | join(", ") }}; {{ s.briefs_per_difficulty }} each),
 budget {{ s.budget }} images per method and brief, driving critic <code>{{ s.critic }}</code>, judged by the
 exact critic. Model <code>{{ s.model.source }}</code> ({{ s.model.revision }}), {{ s.steps }} steps,
-seed {{ s.seed }}.</p>
+seed {{ s.seed }}{% if policy %}, agent policy <code>{{ policy }}</code>{% endif %}.</p>
 <pre>{{ r.command }}</pre>
 {% for t in tables %}
 <h2>{{ t.title }}</h2>

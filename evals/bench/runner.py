@@ -3,15 +3,19 @@
 :func:`run_bench` is the one entry point. It loads the engine once, runs each (brief, method)
 trial through its own counting proxy, judges every image exactly, writes each result the moment
 it is done (a rerun skips finished ones), then aggregates and writes results.json and reports.
+
+A result is kept only under the settings it depends on (its digest): the shared ones (seed,
+budget, model, steps...) and those its method reads (the critic, loopback's options, the agent's
+policy; evals/bench/methods/__init__.py). Results of methods driven by another critic never mix,
+and those of a method that uses no critic are the same under every critic (a noise sweep reuses them).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shlex
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,88 +24,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent.critics.registry import make_critic
-from agent.settings import SHAPES_MODEL
+from evals.bench.config import DIFFICULTIES, BenchConfig
 from evals.bench.counting import CountingEngine
 from evals.bench.errors import BenchError
 from evals.bench.judge import ExactJudge
-from evals.bench.methods import METHOD_NAMES, LoopbackOptions, Trial, describe, get_method, known_methods
-from evals.bench.methods.loopback import CURVES
+from evals.bench.methods import OPTIONAL_SETTINGS, Trial, describe, get_method, uses
 from evals.bench.metrics import aggregate, record_key
 from evals.bench.records import build_record, build_timings, read_result, record_path, write_result
 
-VERSION = 1
+# 2: records carry each answer's claim by the driving critic and the agent's drift audit, and a
+# result's digest covers only the settings its method reads.
+VERSION = 2
 RESULTS_FILE = "results.json"
-DIFFICULTIES = (1, 2, 3)  # objects per brief
 
-
-@dataclass
-class BenchConfig:
-    briefs: int = 50  # per difficulty
-    difficulties: tuple[int, ...] = (2,)
-    budget: int = 8  # images per method and brief
-    methods: tuple[str, ...] = METHOD_NAMES
-    critic: str = "scene"  # the driving critic; results are always judged by the exact one
-    critic_base_url: str | None = None
-    seed: int = 0
-    out: Path = Path("bench-out")
-    model: str = SHAPES_MODEL
-    steps: int | None = None  # None: the model's recommended steps
-    loopback: LoopbackOptions = field(default_factory=LoopbackOptions)
-    examples: int = 6  # agent trees shown in report.html
-    show_progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-        self.difficulties = tuple(self.difficulties)
-        self.methods = tuple(self.methods)
-
-    def critic_options(self) -> dict[str, Any]:
-        return {"base_url": self.critic_base_url} if self.critic_base_url else {}
-
-    def validate(self) -> None:
-        if self.briefs < 1:
-            raise BenchError(f"--briefs must be at least 1, got {self.briefs}")
-        bad = [d for d in self.difficulties if d not in DIFFICULTIES]
-        if not self.difficulties or bad or len(set(self.difficulties)) != len(self.difficulties):
-            raise BenchError(f"--difficulty takes distinct objects-per-brief counts from 1, 2, 3 "
-                             f"(e.g. --difficulty 1,2,3), got {','.join(map(str, self.difficulties)) or 'none'}")
-        if self.budget < 1:
-            raise BenchError(f"--budget must be at least 1 image, got {self.budget}")
-        unknown = [m for m in self.methods if m not in known_methods()]
-        if not self.methods or unknown or len(set(self.methods)) != len(self.methods):
-            raise BenchError(f"--methods takes distinct names from {', '.join(known_methods())}, got "
-                             f"{','.join(self.methods) or 'none'}")
-        if self.seed < 0:
-            raise BenchError(f"--seed must be a whole number >= 0, got {self.seed}")
-        if self.steps is not None and self.steps < 1:
-            raise BenchError(f"--steps must be at least 1, got {self.steps}")
-        lb = self.loopback
-        for name, value in (("initial", lb.initial), ("final", lb.final)):
-            if not 0 < value <= 1:
-                raise BenchError(f"--loopback-{name} is a denoising strength in (0, 1], got {value}")
-        if lb.curve not in CURVES:
-            raise BenchError(f"--loopback-curve must be one of {', '.join(CURVES)}, got {lb.curve!r}")
-        if self.examples < 0:
-            raise BenchError(f"--examples must be 0 or more, got {self.examples}")
-        if self.out.exists() and not self.out.is_dir():
-            raise BenchError(f"--out {self.out} is a file; give a folder (it is created if missing)")
-
-    def command(self) -> str:
-        """The full command line that reproduces this benchmark (every option spelled out)."""
-        parts = ["sculpt", "bench", "--briefs", str(self.briefs),
-                 "--difficulty", ",".join(map(str, self.difficulties)), "--budget", str(self.budget),
-                 "--methods", ",".join(self.methods), "--critic", self.critic, "--seed", str(self.seed),
-                 "--out", str(self.out), "--model", self.model]
-        if self.steps is not None:
-            parts += ["--steps", str(self.steps)]
-        if self.critic_base_url:
-            parts += ["--critic-base-url", self.critic_base_url]
-        lb = self.loopback
-        parts += ["--loopback-initial", f"{lb.initial:g}", "--loopback-final", f"{lb.final:g}",
-                  "--loopback-curve", lb.curve]
-        if self.examples != BenchConfig.examples:
-            parts += ["--examples", str(self.examples)]
-        return shlex.join(parts)
+__all__ = ["DIFFICULTIES", "RESULTS_FILE", "VERSION", "BenchConfig", "BenchResult", "BriefItem", "load_engine",
+           "make_briefs", "run_bench"]
 
 
 @dataclass(frozen=True)
@@ -134,14 +71,26 @@ class BenchResult:
 
 
 def _settings(config: BenchConfig, engine) -> dict[str, Any]:
-    """What a single result depends on; results made under other settings are never mixed in."""
+    """What results depend on; results made under other settings are never mixed in."""
     identity = getattr(getattr(engine, "identity", None), "to_dict", lambda: {"source": config.model})()
     return {"version": VERSION, "seed": config.seed, "budget": config.budget, "critic": config.critic,
             "judge": "scene", "model": identity, "steps": engine.default_steps,
-            "guidance": getattr(engine, "default_guidance", None), "loopback": asdict(config.loopback)}
+            "guidance": getattr(engine, "default_guidance", None), "loopback": asdict(config.loopback),
+            "agent_policy": dict(config.agent_policy)}
 
 
-def _load_engine(config: BenchConfig, engine):
+def _digest(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def method_digest(settings: dict[str, Any], method: str) -> str:
+    """The digest of the settings ``method``'s results depend on (those of other methods left out)."""
+    ignored = OPTIONAL_SETTINGS - uses(method)
+    return _digest({k: v for k, v in settings.items() if k not in ignored})
+
+
+def load_engine(config: BenchConfig, engine=None):
+    """``engine`` checked against the config, or the config's model loaded."""
     if engine is not None:
         if config.steps is not None and engine.default_steps != config.steps:
             raise BenchError(f"the engine given runs {engine.default_steps} steps, but steps={config.steps} "
@@ -163,20 +112,23 @@ def _check_loopback(config: BenchConfig, steps: int) -> None:
                          f"--loopback-initial/--loopback-final to at least {1 / steps:.3g} or --steps")
 
 
-def run_bench(config: BenchConfig, engine=None) -> BenchResult:
-    """Run (or resume) the benchmark ``config`` describes; ``engine``: an already loaded one."""
+def run_bench(config: BenchConfig, engine=None, judge: ExactJudge | None = None) -> BenchResult:
+    """Run (or resume) the benchmark ``config`` describes; ``engine``: an already loaded one;
+    ``judge``: an exact judge whose cached verdicts may be shared (a noise sweep's levels)."""
     config.validate()
     items = make_briefs(config.seed, config.briefs, config.difficulties)
     make_critic(config.critic, **config.critic_options())  # a bad critic spec fails before the model loads
     t_start = time.perf_counter()
-    engine = _load_engine(config, engine)
+    engine = load_engine(config, engine)
     load_s = time.perf_counter() - t_start
     _check_loopback(config, engine.default_steps)
     settings = _settings(config, engine)
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    digest = _digest(settings)
+    digests = {m: method_digest(settings, m) for m in config.methods}
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    judge = ExactJudge()
+    judge = judge or ExactJudge()
+    fresh_before = judge.fresh
     records: list[dict] = []
     timings: dict[str, dict] = {}
     resumed = 0
@@ -189,11 +141,11 @@ def run_bench(config: BenchConfig, engine=None) -> BenchResult:
             for method in config.methods:
                 path = record_path(out, method, item.id)
                 if path.exists():
-                    record, timing = read_result(path, digest)
+                    record, timing = read_result(path, digests[method])
                     resumed += 1
                 else:
                     progress.update(task, note=f"{item.id} · {method}")
-                    record, timing = _run_trial(config, item, method, engine, judge, digest)
+                    record, timing = _run_trial(config, item, method, engine, judge, digests[method])
                     write_result(path, record, timing)
                 records.append(record)
                 timings[record_key(record)] = timing
@@ -201,7 +153,8 @@ def run_bench(config: BenchConfig, engine=None) -> BenchResult:
     agg, tim = aggregate(records, timings, config.methods, config.difficulties, config.budget)
     results = {
         "benchmark": "ShapesBench", "version": VERSION, "command": config.command(),
-        "settings": {**settings, "settings_digest": digest, "briefs_per_difficulty": config.briefs,
+        "settings": {**settings, "settings_digest": digest, "method_digests": digests,
+                     "briefs_per_difficulty": config.briefs,
                      "difficulties": list(config.difficulties), "methods": list(config.methods),
                      "critic_base_url": config.critic_base_url},
         "methods": {m: describe(m) for m in config.methods},
@@ -211,7 +164,7 @@ def run_bench(config: BenchConfig, engine=None) -> BenchResult:
         # Everything that depends on the machine or on how the run went (clock, file sizes, what
         # was resumed): kept apart so the rest of the file is identical for identical settings.
         "timings": {"total_s": round(time.perf_counter() - t_start, 3), "engine_load_s": round(load_s, 3),
-                    "resumed_results": resumed, "exact_critiques": judge.fresh, "aggregates": tim,
+                    "resumed_results": resumed, "exact_critiques": judge.fresh - fresh_before, "aggregates": tim,
                     "records": timings},
     }
     from evals.bench.report import write_reports
@@ -229,7 +182,7 @@ def _run_trial(config: BenchConfig, item: BriefItem, method: str, engine, judge:
     proxy = CountingEngine(engine, config.budget, label=f"{method} on {item.id}")
     trial = Trial(brief=item.text, brief_id=item.id, seed=item.seed, budget=config.budget, engine=proxy,
                   critic_spec=config.critic, critic_options=config.critic_options(), out=config.out,
-                  model=config.model, loopback=config.loopback)
+                  model=config.model, loopback=config.loopback, policy=dict(config.agent_policy))
     t0 = time.perf_counter()
     outcome = get_method(method)(trial)
     wall = time.perf_counter() - t0

@@ -126,7 +126,7 @@ class Brief(BaseModel):
                                         text=f"exactly {COUNT_WORDS[g.count]} {g.noun()}",
                                         spec={"check": "count", "group": i}))
             if g.size:
-                reqs.append(Requirement(id=f"g{i}.size", kind="attribute", group=group_id(i),
+                reqs.append(Requirement(id=f"g{i}.size", kind="size", group=group_id(i),
                                     text=f"{the} {verb} {g.size}",
                                         spec={"check": "size", "group": i}))
             if g.position:

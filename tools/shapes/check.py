@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from tools.contracts import Defect, Region, Requirement
 from tools.shapes.brief import Brief, Group, group_id
 from tools.shapes.detect import DetectedObject, Detection
+from tools.shapes.placement import SIDES, box_region, cell_target, relation_move, removal_region, square_at
 from tools.shapes.vocab import (
     CELLS,
     COUNT_WORDS,
@@ -19,7 +20,6 @@ from tools.shapes.vocab import (
     relation_holds,
 )
 
-REGION_PAD = 0.05  # around an object's box, so an inpaint covers its blurred edges
 
 
 def _defect(kind: str, region: Region, description: str, gi: int, requirement_ids: tuple[str, ...]) -> Defect:
@@ -48,17 +48,6 @@ class CheckResult:
     @property
     def all_passed(self) -> bool:
         return all(r.passed for r in self.results)
-
-
-def _box_region(box: tuple[float, float, float, float], pad: float = REGION_PAD) -> Region:
-    x0, y0, x1, y1 = box
-    return Region(x0=max(0.0, x0), y0=max(0.0, y0), x1=min(1.0, x1), y1=min(1.0, y1)).padded(pad)
-
-
-def _square_at(cx: float, cy: float, side: float) -> Region:
-    h = side / 2
-    cx, cy = min(max(cx, h), 1 - h), min(max(cy, h), 1 - h)
-    return _box_region((cx - h, cy - h, cx + h, cy + h))
 
 
 def _matches(o: DetectedObject, g: Group) -> bool:
@@ -174,7 +163,7 @@ def check(brief: Brief, requirements: list[Requirement], det: Detection) -> Chec
         elif kind == "size":
             results.append(_check_size(req, gi, g, inst, defects))
         elif kind == "position":
-            results.append(_check_position(req, gi, g, inst, defects))
+            results.append(_check_position(scene, req, gi, g, inst, defects))
         elif kind == "relation":
             results.append(_check_relation(scene, req, gi, spec, defects))
         else:
@@ -192,20 +181,21 @@ def _check_presence(scene: _Scene, req: Requirement, gi: int, g: Group, cands: l
     noun = g.noun() if g.count > 1 else f"{g.colour + ' ' if g.colour else ''}{g.shape}"
     if n > want:  # too many: the surplus that fits the brief worst is the one to remove
         extra = sorted(cands, key=lambda o: _fit(o, g))[0]
-        region = _box_region(extra.box)
+        region = removal_region(extra, [o for o in scene.det.objects if o is not extra])
         defects.append(_defect("remove", region, f"remove the extra {g.shape} ({extra.describe()})", gi,
                               (req.id,)))
         return RequirementResult(req.id, False, f"found {n} {noun}, not {COUNT_WORDS[want]}: {_where(cands)}",
                                  region)
     miss = scene.near_miss(gi)
     if miss is not None:
-        region = _box_region(miss.box)
-        region = region if region.area >= _square_at(*miss.center, _target_side(g)).area else \
-            _square_at(*miss.center, _target_side(g))
+        region = removal_region(miss, [o for o in scene.det.objects if o is not miss])
+        region = region if region.area >= square_at(*miss.center, _target_side(g)).area else \
+            square_at(*miss.center, _target_side(g))
         defects.append(_defect("replace", region, f"turn {miss.describe()} into {g.phrase()}", gi, (req.id,)))
         evidence = f"no {noun} ({n} of {want} found); closest is {miss.describe()}"
     else:
-        region = _square_at(*scene.target_center(gi), _target_side(g))
+        region = cell_target(g.position, _target_side(g), list(scene.det.objects)) if g.position else \
+            square_at(*scene.target_center(gi), _target_side(g))
         defects.append(_defect("add", region, f"add {g.phrase()}", gi, (req.id,)))
         evidence = f"no {noun} ({n} of {want} found); the image shows {_where(list(scene.det.objects))}"
     return RequirementResult(req.id, False, evidence, region)
@@ -219,24 +209,25 @@ def _check_size(req: Requirement, gi: int, g: Group, inst: list[DetectedObject],
     if not wrong:
         return RequirementResult(req.id, True, f"{_where(inst)}: {g.size}")
     o = wrong[0]
-    region = _square_at(*o.center, max(_target_side(g), o.side))
+    region = square_at(*o.center, max(_target_side(g), o.side))
     defects.append(_defect("replace", region, f"redraw {o.describe()} as {g.size}", gi, (req.id,)))
     return RequirementResult(req.id, False, f"{o.describe()} is {o.size}, not {g.size} "
                                             f"(side {o.side:.2f} of the image)", region)
 
 
-def _check_position(req: Requirement, gi: int, g: Group, inst: list[DetectedObject],
+def _check_position(scene: _Scene, req: Requirement, gi: int, g: Group, inst: list[DetectedObject],
                     defects: list[Defect]) -> RequirementResult:
     if not inst:
         return RequirementResult(req.id, False, f"no {g.noun()} to place",
-                                 _box_region(cell_box(g.position), 0.0))
+                                 box_region(cell_box(g.position), 0.0))
     wrong = [o for o in inst if o.cell != g.position]
     if not wrong:
         return RequirementResult(req.id, True, f"{_where(inst)}")
     o = wrong[0]
-    target = _box_region(cell_box(g.position), 0.0)
-    defects.append(_defect("remove", _box_region(o.box), f"remove {o.describe()} from {o.cell}", gi,
-                          (req.id,)))
+    others = [x for x in scene.det.objects if x is not o]
+    target = cell_target(g.position, _target_side(g) if g.size else o.side, others)  # redrawn at the asked size
+    defects.append(_defect("remove", removal_region(o, others), f"remove {o.describe()} from {o.cell}", gi,
+                           (req.id,)))
     defects.append(_defect("add", target, f"add {g.phrase()}", gi, (req.id,)))
     return RequirementResult(req.id, False, f"{o.describe()}, not at {g.position}", target)
 
@@ -253,52 +244,20 @@ def _check_relation(scene: _Scene, req: Requirement, gi: int, spec: dict,
     if not bad:
         return RequirementResult(req.id, True, f"{_where(a_inst)} is {rel} {_where(b_inst)}")
     a, b = bad[0]
-    move = _relation_move(scene, rel, (a, a_g, gi), (b, b_g, other))
+    move = relation_move(list(scene.det.objects), rel,
+                         (a, a_g, gi, max(a.side, _target_side(a_g)) if a_g.size else None),
+                         (b, b_g, other, max(b.side, _target_side(b_g)) if b_g.size else None))
     if move is None:  # nowhere free: the old way, the subject next to the object
         gap = a.side / 2 + b.side / 2 + 0.1
-        dx, dy = _SIDES[rel]
-        move = (a, a_g, gi, _square_at(b.center[0] + dx * gap, b.center[1] + dy * gap,
+        dx, dy = SIDES[rel]
+        move = (a, a_g, gi, square_at(b.center[0] + dx * gap, b.center[1] + dy * gap,
                                        max(a.side, _target_side(a_g))), rel, b_g)
     moved, g_moved, g_index, target, how, anchor = move
-    defects.append(_defect("remove", _box_region(moved.box), f"remove {moved.describe()}", g_index, (req.id,)))
+    removal = removal_region(moved, [o for o in scene.det.objects if o is not moved])
+    defects.append(_defect("remove", removal, f"remove {moved.describe()}", g_index, (req.id,)))
     defects.append(_defect("add", target, f"add {g_moved.phrase()} {how} the {anchor.noun()}", g_index,
                           (req.id,)))
     return RequirementResult(req.id, False, f"{a.describe()} is not {rel} {b.describe()}", target)
-
-
-_SIDES = {"left of": (-1, 0), "right of": (1, 0), "above": (0, -1), "below": (0, 1)}
-_INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
-
-
-def _relation_move(scene: _Scene, rel: str, subject: tuple, obj: tuple):
-    """Where to move one of the two objects so that the relation holds: a place inside the image,
-    clear of every other object, far enough to pass with the checker's margin. The subject moves
-    first, unless its position is pinned by the brief; then the object moves to the opposite side.
-    Returns (moved object, its group, group index, target region, relation it takes, anchor group)."""
-    (a, a_g, ai), (b, b_g, bi) = subject, obj
-    plans = [(a, a_g, ai, b, rel, b_g), (b, b_g, bi, a, _INVERSE[rel], a_g)]
-    plans.sort(key=lambda p: p[1].position is not None)  # a pinned object stays where it is
-    for moved, g, gi, anchor, how, anchor_g in plans:
-        side = max(moved.side, _target_side(g)) if g.size else moved.side  # keep its size unless one is asked
-        others = [o for o in scene.det.objects if o is not moved]
-        dx, dy = _SIDES[how]
-        for gap_extra in (0.08, 0.14, 0.04):
-            gap = moved.side / 2 + anchor.side / 2 + gap_extra
-            for shift in (0.0, 0.2, -0.2, 0.35, -0.35):  # slide across the relation's axis
-                cx = anchor.center[0] + dx * gap + (shift if dx == 0 else 0)
-                cy = anchor.center[1] + dy * gap + (shift if dy == 0 else 0)
-                target = _square_at(cx, cy, side)
-                if not relation_holds(how, target.center, anchor.center):
-                    continue
-                if any(_overlaps(target, o.box) for o in others):
-                    continue
-                return moved, g, gi, target, how, anchor_g
-    return None
-
-
-def _overlaps(region: Region, box: tuple[float, float, float, float]) -> bool:
-    x0, y0, x1, y1 = box
-    return region.x0 < x1 and x0 < region.x1 and region.y0 < y1 and y0 < region.y1
 
 
 def _merge(defects: list[Defect]) -> list[Defect]:

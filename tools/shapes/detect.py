@@ -8,7 +8,6 @@ templates rather than by corner counting.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tools.shapes.model import (
     build_vae,
 )
 from tools.errors import LayoutError
+from tools.files import atomic_save
 from tools.shapes.render import render
 from tools.shapes.sample import random_brief
 from tools.shapes.export import export, snapshot_path
@@ -41,10 +41,8 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_torch(obj, path: Path) -> None:
+    atomic_save(path, lambda tmp: torch.save(obj, tmp))
 
 
 def to_tensor(images: list) -> torch.Tensor:
@@ -136,9 +134,9 @@ def train_vae(args, cfg: ShapesModelConfig, work: Path, device: torch.device) ->
             log(f"vae step {step}/{args.vae_steps} loss {running:.4f} posterior std {post.std.mean().item():.3f} "
                 f"{rate:.2f}s/step eta {rate * (args.vae_steps - step) / 60:.0f} min")
         if step % 500 == 0 or step == args.vae_steps:
-            atomic_save({"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
+            save_torch({"model": vae.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
                          "step": step}, ckpt_path)
-    atomic_save({"model": vae.state_dict(), "steps": step}, final)
+    save_torch({"model": vae.state_dict(), "steps": step}, final)
     log("vae: finished")
 
 
@@ -170,9 +168,11 @@ def encode_dataset(args, cfg: ShapesModelConfig, work: Path, device: torch.devic
                     return_tensors="np").input_ids.astype(np.int16)
     # The scaling factor makes latents unit-variance, as diffusion noise schedules assume.
     scale = float(1.0 / np.std(means.astype(np.float32)))
-    tmp = work / "latents.tmp.npz"
-    np.savez(tmp, means=means, stds=stds, ids=ids, scale=np.float32(scale))
-    os.replace(tmp, final)
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:  # np.savez appends ".npz" to a file name without it; a file object it leaves
+            np.savez(f, means=means, stds=stds, ids=ids, scale=np.float32(scale))
+
+    atomic_save(final, write)
     (work / "captions.json").write_text(json.dumps(captions[:2000], indent=0))
     log(f"data: {n} scenes, latent scaling factor {scale:.4f}")
 
@@ -298,19 +298,19 @@ def train_unet(args, cfg: ShapesModelConfig, work: Path, device: torch.device, t
             log(f"unet step {step}/{args.steps} loss {running:.4f} lr {lr_at(step, args):.2e} "
                 f"{rate:.2f}s/step eta {rate * (args.steps - step) / 3600:.1f} h")
         if step % args.ckpt_every == 0 or step == args.steps:
-            atomic_save({"unet": unet.state_dict(), "text": text_encoder.state_dict(),
+            save_torch({"unet": unet.state_dict(), "text": text_encoder.state_dict(),
                          "ema_unet": ema_unet.state_dict(), "ema_text": ema_text.state_dict(),
                          "opt": opt.state_dict(), "gen": gen.get_state(), "step": step,
                          "seconds": spent}, ckpt_path)
         if args.snapshot_every and step % args.snapshot_every == 0:
             # EMA weights only: what export needs, so any step can be measured and shipped later.
-            atomic_save({"ema_unet": ema_unet.state_dict(), "ema_text": ema_text.state_dict(), "steps": step,
+            save_torch({"ema_unet": ema_unet.state_dict(), "ema_text": ema_text.state_dict(), "steps": step,
                          "seconds": spent}, snapshot_path(work, step))
         if args.preview_every and step % args.preview_every == 0:
             preview(ema_unet.eval(), ema_text.eval(), tokenizer, vae, scale, cfg, work, step, device)
             ema_unet.train()
             ema_text.train()
-    atomic_save({"unet": ema_unet.state_dict(), "text": ema_text.state_dict(), "steps": step,
+    save_torch({"unet": ema_unet.state_dict(), "text": ema_text.state_dict(), "steps": step,
                  "seconds": spent}, final)
     log("unet: finished")
 

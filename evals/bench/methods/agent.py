@@ -53,6 +53,7 @@ def run_agent(trial: Trial) -> Outcome:
         n = tree[i]
         shots.append(Shot(task=n.action.kind, seed=n.seed, prompt=n.prompt, strength=n.action.strength,
                           score=round(n.score, 4) if n.critique else None,
+                          claimed=not n.critique.failed if n.critique else None,
                           path=f"{AGENT_RUNS}/{trial.brief_id}/{n.image}", digest=n.image_hash,
                           node=i, parent=n.parent))
     # The best node among those made by the first k images, by the driving critic's score (the

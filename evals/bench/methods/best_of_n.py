@@ -15,7 +15,8 @@ def run_best_of_n(trial: Trial) -> Outcome:
         rec = trial.engine.txt2img(trial.brief, seed=trial.seed + i)
         crit = driver.critique(rec.images[0])
         shots.append(Shot(task="txt2img", seed=rec.seeds[0], prompt=trial.brief, image=rec.images[0],
-                          score=None if crit is None else round(crit.score, 4)))
+                          score=None if crit is None else round(crit.score, 4),
+                          claimed=None if crit is None else crit.all_passed))
     choice = best_so_far([s.score for s in shots])
     return Outcome(shots=shots, choice=list(choice), final=choice[-1], usage=driver.spent(),
                    measured=driver.measured())

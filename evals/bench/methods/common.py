@@ -60,6 +60,9 @@ class Shot:
     image: Image.Image | None = None  # in memory; None when it is already on disk (``path``)
     strength: float | None = None
     score: float | None = None  # the driving critic's score; None when no critic looked or it failed
+    # The driving critic passed every requirement (the method's claim of success when this image
+    # is its answer); None when no critic looked or it failed.
+    claimed: bool | None = None
     path: str | None = None  # relative to the benchmark output
     digest: str | None = None  # content hash, when known
     node: str | None = None  # agent tree node id, and its parent

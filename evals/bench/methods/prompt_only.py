@@ -28,7 +28,8 @@ def run_prompt_only(trial: Trial) -> Outcome:
         image = rec.images[0]
         crit = driver.critique(image)
         shots.append(Shot(task="txt2img", seed=rec.seeds[0], prompt=prompt, image=image,
-                          score=None if crit is None else round(crit.score, 4)))
+                          score=None if crit is None else round(crit.score, 4),
+                          claimed=None if crit is None else crit.all_passed))
         satisfied = crit is not None and crit.all_passed
         if satisfied or i == trial.budget - 1:
             break
