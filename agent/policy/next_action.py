@@ -84,14 +84,14 @@ def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) 
     stop = before_action(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop.status, reason=stop.reason)
-    if cur_id == ROOT or crit is None:
+    if crit is None:  # no image yet (or its critique failed): a new one; a person's own image is edited
         action = Action(kind="txt2img", prompt=state["prompt"], negative_prompt=state.get("negative_prompt"))
         banned = why_banned(tree[ROOT], action, cfg)
         if banned:
             return Decision(route="stop", status=Status.EXHAUSTED,
                             reason=f"cannot make a first image: txt2img is {banned}")
         return Decision(route="generate", action=action, reason="first image from the prompt"
-                        if cur_id == ROOT else "the current image has no critique; start afresh")
+                        if not node.image else "the current image has no critique; start afresh")
     notes: list[str] = []
     for action, why, rewrite in _candidates(state, tree, node, crit, cfg, notes):
         banned = why_banned(node if action.kind != "txt2img" else tree[ROOT], action, cfg)
