@@ -24,7 +24,11 @@ class PolicyConfig(BaseModel):
     max_strength: float = Field(0.95, gt=0, le=1)
     max_region_area: float = Field(0.5, gt=0, le=1)  # fixes covering more of the image than this are not local
     local_min_score: float = Field(0.34, ge=0, le=1)  # below this too little holds for a local fix to build on
-    retries: int = Field(2, ge=1)  # tries of one kind of action at one node before it is tabu there
+    # An action that made no progress is not repeated at that node with a new seed only (a repaint of
+    # the same regions mostly fails the same way); img2img and variations get kind_retries tries there,
+    # each at the strength the last one taught (policy/strength.py).
+    retries: int = Field(1, ge=1)
+    kind_retries: int = Field(2, ge=1)
     plateau_k: int = Field(5, ge=1)  # steps without a better node that make a plateau
     stagnation_k: int = Field(3, ge=1)  # backtrack after this many steps below the best node
     inpaint_strength: float = Field(1.0, gt=0, le=1)  # a region repainted from noise

@@ -30,12 +30,12 @@ def why_banned(node: TreeNode, action: Action, cfg: PolicyConfig) -> str | None:
     if key in node.tabu:
         return "tabu here"
     if action.kind != "txt2img" and node.tries.get(key, 0) >= cfg.retries:
-        return f"tried {cfg.retries} times here without progress"
+        return f"tried {cfg.retries} time(s) here without progress"
     if action.kind in ("img2img", "variations"):
         # Strength adapts after each failure, which makes a new class; the kind still gets only so
         # many failures at one node.
         failures = node.failures.get(action.kind, 0)
-        if failures >= cfg.retries:
+        if failures >= cfg.kind_retries:
             return f"{action.kind} failed {failures} times here"
     return None
 
