@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 DEMO_BRIEF ?= a red circle to the left of a blue square, yellow background
 
-.PHONY: demo test bench eval-critic clean-venv
+.PHONY: demo test studio bench eval-critic clean-venv
 
 $(BIN)/sculpt: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
@@ -22,6 +22,10 @@ demo: $(BIN)/sculpt
 
 test: $(BIN)/sculpt
 	$(BIN)/python -m pytest -q
+
+# The chat in a browser on http://127.0.0.1:7860 (sculpt studio --help for host, port, auth).
+studio: $(BIN)/sculpt
+	$(BIN)/sculpt studio --out runs
 
 # Benchmarks, not tests: engine timings (ratios within one process), then ShapesBench.
 bench: $(BIN)/sculpt

@@ -18,9 +18,9 @@ _PLUGINS_MOUNTED = False
 
 
 def _mount_builtin() -> None:
-    from agent.cli import batch, chat, run
+    from agent.cli import batch, chat, run, studio
 
-    for module in (run, chat, batch):
+    for module in (run, chat, batch, studio):
         module.register(app)
 
 

@@ -1,0 +1,231 @@
+"""Runs being advanced in the background, for any number of browser tabs.
+
+One engine serves the whole server, so image-making steps take turns at one gate, first come first
+served: a GPU never runs two at once, and tabs with different runs interleave step by step. Each
+advance is a :class:`Job` on its own thread that records the run's events as they are written; a
+page follows a job (and a reloaded page follows it again) without owning it. The studio is a
+surface over the run lifecycle: a job calls ``Run.stream(answer)`` and nothing else.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import OrderedDict, deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.critics.base import CriticError
+from agent.lifecycle import ERROR_LOG, Run, run_id_for
+from agent.results import RunResult
+from agent.spec import RunSpec
+from agent.studio.files import RunsFolder
+from tools.errors import SculptError
+
+CONTINUE = {"action": "continue"}
+
+
+def message_of(exc: BaseException) -> str:
+    """One line for the page: sculpt's own errors as they are; anything else says it is a bug."""
+    if isinstance(exc, CriticError):
+        return f"the critic failed: {exc}"
+    if isinstance(exc, SculptError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc} — a bug in sculpt studio; the run folder is kept"
+
+
+class EngineGate:
+    """First come, first served: one image-making step at a time across the server."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._line: deque[object] = deque()
+
+    @contextmanager
+    def turn(self, who: object):
+        with self._cond:
+            self._line.append(who)
+            while self._line[0] is not who:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._line.remove(who)
+                self._cond.notify_all()
+
+    def ahead_of(self, who: object) -> int:
+        with self._cond:
+            return self._line.index(who) if who in self._line else 0
+
+
+@dataclass
+class OpenRun:
+    run: Run
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Job:
+    """One advance of a run (or many, on autopilot) on a background thread."""
+
+    def __init__(self, entry: OpenRun, gate: EngineGate, answer: Any, autopilot: bool, where: Any = None):
+        self.entry, self.gate, self.answer, self.autopilot = entry, gate, answer, autopilot
+        self.events: list[dict] = []
+        self.done = False
+        self.stop_requested = False
+        self.shown = False  # a page has shown where it ended
+        self.where = where  # the control whose note shows this job's error
+        self.error: str | None = None
+        self.result: RunResult | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="sculpt-studio-job", daemon=True)
+
+    def start(self) -> "Job":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Autopilot stops answering after the current image; the run waits at its next question."""
+        self.stop_requested = True
+
+    def _push(self, event: dict) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        answer = self.answer
+        try:
+            with self.entry.lock:
+                while True:
+                    with self.gate.turn(self):
+                        for event in self.entry.run.stream(answer):
+                            self._push(event)
+                        res = self.entry.run.result()
+                    self.result = res
+                    q = res.question or {}
+                    if not (self.autopilot and res.waiting and not q.get("error") and not self.stop_requested):
+                        break
+                    answer = CONTINUE
+        except Exception as exc:  # shown in the page; the run folder keeps what was finished
+            self.error = message_of(exc)
+            if not isinstance(exc, SculptError):  # a bug here: the traceback goes where the run's go
+                with (self.entry.run.store.root / ERROR_LOG).open("a") as f:
+                    f.write("".join(traceback.format_exception(exc)))
+        finally:
+            with self._cond:
+                self.done = True
+                self._cond.notify_all()
+
+    def follow(self, since: int, timeout: float) -> tuple[list[dict], bool]:
+        """Events after the first ``since``, waiting up to ``timeout`` for one; and whether it is done."""
+        with self._cond:
+            if len(self.events) <= since and not self.done:
+                self._cond.wait(timeout)
+            return self.events[since:], self.done
+
+    def wait_done(self, timeout: float) -> bool:
+        """Sleep up to ``timeout``, waking early if the job ends; whether it has ended."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.done and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            return self.done
+
+    @property
+    def waiting_for_engine(self) -> int:
+        return self.gate.ahead_of(self)
+
+
+class RunPool:
+    """The runs this server has open (a few, most recent kept), their jobs, and the one gate."""
+
+    def __init__(self, folder: RunsFolder, keep: int = 8, engine=None):
+        self.folder, self.keep, self.engine = folder, keep, engine
+        self.gate = EngineGate()
+        self._runs: OrderedDict[str, OpenRun] = OrderedDict()
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+
+    def start(self, spec: RunSpec) -> str:
+        """A new run folder (nothing made yet); returns its id. The same brief and seed started twice
+        in one second (two tabs, a double click) get two folders, not an error."""
+        with self._start_lock:
+            base = run_id = run_id_for(spec)
+            n = 2
+            while (self.folder.root / run_id).exists():
+                run_id, n = f"{base}-{n}", n + 1
+            run = Run.start(spec, self.folder.root, engine=self.engine, run_id=run_id)
+        with self._lock:
+            self._remember(run_id, OpenRun(run))
+        return run_id
+
+    def get(self, run_id: str) -> OpenRun:
+        with self._lock:
+            if run_id in self._runs:
+                self._runs.move_to_end(run_id)
+                return self._runs[run_id]
+        run = Run.open(self.folder.run_dir(run_id), engine=self.engine)
+        with self._lock:
+            return self._runs.get(run_id) or self._remember(run_id, OpenRun(run))
+
+    def reopen(self, run_id: str, **changes: Any) -> None:
+        """Open a run again with a changed spec (``budget``, ``critic_spec``, ``critic_options``)."""
+        self.refuse_if_busy(run_id)
+        with self._lock:
+            old = self._runs.pop(run_id, None)
+        if old:
+            with old.lock:
+                old.run.close()
+        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, **changes)
+        with self._lock:
+            self._remember(run_id, OpenRun(run))
+
+    def _remember(self, run_id: str, entry: OpenRun) -> OpenRun:
+        self._runs[run_id] = entry
+        for rid in list(self._runs):
+            if len(self._runs) <= self.keep:
+                break
+            if rid != run_id and not self.busy(rid) and self._runs[rid].lock.acquire(blocking=False):
+                old = self._runs.pop(rid)
+                old.run.close()
+                old.lock.release()
+        return entry
+
+    # -- jobs --------------------------------------------------------------------------------------
+    def job(self, run_id: str | None) -> Job | None:
+        return self._jobs.get(run_id) if run_id else None
+
+    def busy(self, run_id: str | None) -> bool:
+        job = self.job(run_id)
+        return bool(job and not job.done)
+
+    def refuse_if_busy(self, run_id: str) -> None:
+        if self.busy(run_id):
+            from tools.errors import InputError
+
+            raise InputError("the agent is working on this run; wait for its question, or stop the autopilot")
+
+    def submit(self, run_id: str, answer: Any, autopilot: bool = False, where: Any = None) -> Job:
+        entry = self.get(run_id)
+        with self._lock:
+            self.refuse_if_busy(run_id)
+            job = self._jobs[run_id] = Job(entry, self.gate, answer, autopilot, where)
+        return job.start()
+
+    def question(self, run_id: str) -> tuple[dict | None, int | None]:
+        """The question the run waits on and the step it was asked at (None while a job runs)."""
+        if self.busy(run_id):
+            return None, None
+        entry = self.get(run_id)
+        with entry.lock:
+            res = entry.run.result()
+        return res.question, res.state.get("step")
+
+    def close(self) -> None:
+        with self._lock:
+            for entry in self._runs.values():
+                entry.run.close()
+            self._runs.clear()

@@ -1,0 +1,74 @@
+"""The page's side panels: the tree (select a node, compare two), the list of runs, the upload and
+the settings of an open run. Mixed into :class:`agent.studio.handlers.Handlers`, whose ``view``,
+``ui``, ``folder`` and ``pool`` these use."""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from agent.studio.jobs import message_of
+from agent.studio.tree_view import compare_html, node_summary, tree_html
+from agent.studio.views import Snapshot
+from tools.errors import InputError
+
+
+def note(text: str | None, ok: bool = False) -> str:
+    """A message next to a control (escaped: it may quote what the person typed)."""
+    if not text:
+        return ""
+    return f"<span class='{'ok' if ok else 'err'}'>{html.escape(text)}</span>"
+
+
+class PanelHandlers:
+    def runs_list(self):
+        """Every run folder, newest first, for the list."""
+        entries = self.folder.runs()
+        return gr.update(choices=[(e.label, e.run_id) for e in entries], value=None)
+
+    def select_node(self, run_id: str, evt: gr.EventData):
+        node = getattr(evt, "_data", {}).get("node") if evt else None
+        try:
+            snap = Snapshot.read(self.folder.run_dir(run_id))
+        except Exception as exc:
+            return {self.ui.tree_note: note(message_of(exc))}
+        if node not in snap.nodes:
+            return {self.ui.tree_note: note(f"{node!r} is not a node of this run")}
+        ids = snap.nodes.imaged()
+        other = snap.tree.get("best")
+        if other in (None, node):  # beside itself says nothing: its parent, else where the run stands
+            parent = snap.nodes[node].parent
+            other = parent if parent in ids else snap.tree.get("current")
+        return {self.ui.selected: node, self.ui.tree_note: node_summary(snap, node),
+                self.ui.tree: tree_html(snap, snap.tree.get("current"), node),
+                self.ui.cmp_a: gr.update(choices=ids, value=node), self.ui.cmp_b: gr.update(choices=ids, value=other),
+                self.ui.compare: compare_html(snap, node, other), self.ui.branch: gr.update(value=f"Go on from {node}"),
+                self.ui.dl_node: gr.update(value=str(self.folder.download(run_id, snap.tree["nodes"][node], node))
+                                           if snap.nodes[node].image else None)}
+
+    def compare(self, run_id: str, a: str | None, b: str | None):
+        try:
+            return compare_html(Snapshot.read(self.folder.run_dir(run_id)), a, b)
+        except Exception as exc:
+            return note(message_of(exc))
+
+    def upload(self, path):
+        if not path:
+            return {self.ui.upload_note: "", self.ui.upload_preview: None}
+        try:
+            checked = self.folder.check_upload(path)
+        except Exception as exc:
+            return {self.ui.upload_note: note(message_of(exc)), self.ui.upload_preview: None, self.ui.upload: None}
+        return {self.ui.upload_note: note("your image will be the root of the next run: type the brief to refine "
+                                          "it toward", ok=True), self.ui.upload_preview: str(checked)}
+
+    def apply(self, run_id: str, images, critic: str, critic_url: str):
+        """Raise an open run's image budget, or judge it with another critic from here on."""
+        try:
+            if not run_id:
+                raise InputError("no run is open; these settings apply to the next run you start")
+            self.pool.reopen(run_id, budget=int(images) if images else None, critic_spec=(critic or "").strip() or None,
+                             critic_options={"base_url": critic_url.strip()} if (critic_url or "").strip() else None)
+        except Exception as exc:
+            return {self.ui.settings_note: note(message_of(exc))}
+        return {**self.view(run_id), self.ui.settings_note: note("applied to this run", ok=True)}
