@@ -61,3 +61,38 @@ def test_batch_stops_when_the_critic_is_down_and_resumes(tmp_path, shapes_model_
     assert [v["status"] for v in manifest.values()] == ["accepted", "accepted"]
     first = next(iter(manifest.values()))
     assert first["generations"] >= 2  # resumed: the image made before the outage was kept and critiqued
+
+
+def test_a_batch_in_process_never_imports_ray(tmp_path, shapes_model_dir):
+    """Without --workers or --ray nothing of Ray is loaded: it stays an optional extra."""
+    import subprocess
+    import sys
+
+    briefs = tmp_path / "briefs.txt"
+    briefs.write_text(f"{GOOD_B}\n")
+    code = ("import sys; from typer.testing import CliRunner; from agent.cli import sculpt_app; "
+            "r = CliRunner().invoke(sculpt_app(), sys.argv[1:]); print(r.exit_code, 'ray' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code, "batch", str(briefs), "--out", str(tmp_path / "night"),
+                        "--model", str(shapes_model_dir), "--steps", "2", "--budget", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.stdout.split()[-2:] in (["0", "False"], ["3", "False"]), p.stdout + p.stderr[-2000:]
+    assert json.loads((tmp_path / "night" / "batch.json").read_text())["items"]
+
+
+def test_a_night_budget_stops_a_batch_in_process_too(tmp_path, shapes_model_dir):
+    briefs = tmp_path / "briefs.txt"
+    briefs.write_text(f"{GOOD_A}\n{GOOD_B}\n")
+    script = tmp_path / "pass.json"
+    script.write_text(json.dumps({"critiques": [{"pass": "all"}]}))
+    out = tmp_path / "night"
+    r = CliRunner().invoke(app, ["batch", str(briefs), "--out", str(out), "--model", str(shapes_model_dir),
+                                 "--steps", "4", "--budget", "3", "--critic", f"scripted:{script}",
+                                 "--total-images", "1"])
+    assert r.exit_code == 3, r.output
+    manifest = json.loads((out / "batch.json").read_text())
+    assert [v["status"] for v in manifest["items"].values()] == ["accepted"]
+    assert manifest["night"]["stopped"].startswith("night budget of 1 image reached")
+    assert "1 brief left undone: 002-" in (out / "summary.html").read_text()
+    r = CliRunner().invoke(app, ["batch", str(briefs), "--out", str(out), "--model", str(shapes_model_dir),
+                                 "--steps", "4", "--budget", "3", "--critic", f"scripted:{script}"])
+    assert r.exit_code == 0, r.output  # no night budget this time: the rest is done
