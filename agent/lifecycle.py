@@ -24,6 +24,7 @@ from agent.components import build_components
 from agent.context import RunContext
 from agent.critics.base import Critic
 from agent.graph import compile_graph
+from agent.locks import Lock, run_folder_lock
 from agent.results import RunResult, result_of, write_tree
 from agent.spec import RunSpec, read_spec, spec_with
 from agent.start_image import import_start_image
@@ -61,6 +62,7 @@ class Run:
             raise InputError(f"checkpointer must be sqlite or memory, not {checkpointer!r}")
         self.graph = compile_graph(saver)
         self._new = False  # made by start() in this process and not planned yet
+        self._lock = None  # the folder's lock, when opened exclusively
         self._reopen_finished = False  # a raised budget or another critic: carry on after a stop
 
     # -- making and opening --------------------------------------------------------------------------
@@ -94,9 +96,27 @@ class Run:
     @classmethod
     def open(cls, run_dir: str | Path, *, engine=None, critic: Critic | None = None, budget: int | None = None,
              critic_spec: str | None = None, critic_options: dict[str, Any] | None = None,
-             on_event: Callable[[dict], None] | None = None) -> "Run":
+             on_event: Callable[[dict], None] | None = None, exclusive: str | None = None) -> "Run":
         """An existing run folder, its components rebuilt from run.json. ``budget`` (images),
-        ``critic_spec`` and ``critic_options`` change the run's spec from here on (run.json too)."""
+        ``critic_spec`` and ``critic_options`` change the run's spec from here on (run.json too).
+        ``exclusive`` (who asks, e.g. "sculpt resume") holds the folder's lock while the run is
+        open, so a person cannot resume a run a batch worker is running (agent/locks.py)."""
+        lock = None
+        if exclusive:
+            lock = Lock(run_folder_lock(Path(run_dir)), what=exclusive)
+            lock.acquire()
+        try:
+            run = cls._open(run_dir, engine=engine, critic=critic, budget=budget, critic_spec=critic_spec,
+                            critic_options=critic_options, on_event=on_event)
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        run._lock = lock
+        return run
+
+    @classmethod
+    def _open(cls, run_dir, *, engine, critic, budget, critic_spec, critic_options, on_event) -> "Run":
         store = RunStore.open(run_dir)
         if not store.has_checkpoint():
             raise InputError(f"{store.root} has no checkpoint.sqlite, so there is nothing to resume from")
@@ -127,6 +147,9 @@ class Run:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> "Run":
         return self

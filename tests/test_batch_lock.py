@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from agent.batch.lock import Busy, Lock, is_stale, read_holder
+from agent.locks import Busy, Lock, is_stale, read_holder
 
 
 def fake_lock(path, **fields) -> None:

@@ -21,7 +21,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from agent.batch.distributed import run_batch_on_ray
-from agent.batch.lock import Lock, read_holder
+from agent.locks import Lock, read_holder
 from agent.batch.night import NightBudget
 from agent.batch.pool import WorkerPool
 from agent.batch.serial import run_batch

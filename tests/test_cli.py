@@ -156,3 +156,16 @@ def test_importing_the_agent_does_not_import_the_evals():
             "print(sorted(m for m in sys.modules if m == 'evals' or m.startswith('evals.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_resume_refuses_a_run_someone_else_is_running(cli, tmp_path):
+    from agent.locks import Lock, run_folder_lock
+
+    r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.left_of.g1"]}]), "--budget", "1", "-q")
+    run_dir = only_run(tmp_path)
+    with Lock(run_folder_lock(run_dir), what="batch worker 'w1'"):
+        r = cli("resume", str(run_dir), "--budget", "2", "-q")
+        assert r.exit_code == 2 and "held by batch worker 'w1'" in r.output, r.output
+    r = cli("resume", str(run_dir), "--budget", "2", "-q")  # free again: it carries on
+    assert r.exit_code == 3 and "budget spent: 2 of 2" in r.output, r.output
+    assert not run_folder_lock(run_dir).exists()

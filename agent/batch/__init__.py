@@ -2,7 +2,7 @@
 
 - :mod:`agent.batch.briefs` reads the briefs file;
 - :mod:`agent.batch.item` runs one brief through the run lifecycle (start, or resume its folder),
-  holding the folder's lock (:mod:`agent.batch.lock`);
+  holding the folder's lock (:mod:`agent.locks`);
 - :mod:`agent.batch.serial` runs them one after another in this process;
 - :mod:`agent.batch.pool` and :mod:`agent.batch.distributed` spread them over Ray workers, each a
   :class:`agent.batch.worker.BriefWorker` actor (only those two import Ray, and only `--workers` or

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agent.batch.briefs import BatchItem
-from agent.batch.lock import Lock
+from agent.locks import Lock, run_folder_lock
 from agent.critics.base import CriticReplyError
 from agent.lifecycle import Run
 from agent.results import RunResult
@@ -22,8 +22,8 @@ IN_PROCESS = "in process"
 
 
 def lock_path(out: Path, item: BatchItem) -> Path:
-    """Beside the run folder, not in it: the lifecycle removes a folder whose brief was never planned."""
-    return out / RUNS / f"{item.key}.lock"
+    """The run folder's lock (the same that `sculpt resume` takes), beside the folder."""
+    return run_folder_lock(out / RUNS / item.key)
 
 
 def summarise(res: RunResult, out: Path) -> dict:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from agent.batch.lock import Busy, Lock
+from agent.locks import Busy, Lock
 from agent.batch.night import NightBudget
 from agent.status import FINISHED, Status
 from tools.files import atomic_write

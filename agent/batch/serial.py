@@ -7,7 +7,7 @@ from typing import Callable
 
 from agent.batch.briefs import BatchItem, read_briefs
 from agent.batch.item import RUNS, run_item
-from agent.batch.lock import Busy
+from agent.locks import Busy
 from agent.batch.manifest import Manifest, batch_lock
 from agent.batch.night import NightBudget, Spent, spent_by
 from agent.batch.report import write_morning_report

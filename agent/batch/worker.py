@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent.batch.briefs import BatchItem
 from agent.batch.item import run_item
-from agent.batch.lock import Busy
+from agent.locks import Busy
 from agent.components import load_engine
 from agent.spec import read_spec
 from tools.errors import SculptError

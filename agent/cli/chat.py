@@ -85,7 +85,7 @@ def chat(
     from agent.settings import load_settings, run_spec
 
     if resume is not None:
-        run = Run.open(resume, budget=budget, on_event=progress_printer(quiet))
+        run = Run.open(resume, budget=budget, on_event=progress_printer(quiet), exclusive="sculpt chat")
     else:
         s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
                           runs_dir=out_dir)

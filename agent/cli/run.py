@@ -74,7 +74,7 @@ def resume(
 
     with Run.open(run_dir, budget=budget, critic_spec=critic,
                   critic_options={"base_url": critic_base_url} if critic_base_url else None,
-                  on_event=progress_printer(quiet)) as r:
+                  on_event=progress_printer(quiet), exclusive="sculpt resume") as r:
         res = r.advance()
     if res.waiting:
         console.print(f"this is a chat run waiting for you: continue it with `sculpt chat --resume {run_dir}`")

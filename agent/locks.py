@@ -1,6 +1,6 @@
 """A lock per run folder (and one per batch folder), so nothing runs twice at once: not in two
 workers of one batch, not in a rerun while the killed driver's workers are still dying, not on two
-machines that share ``--out``.
+machines that share ``--out``, not in a ``sculpt resume`` of a folder a batch is running.
 
 A lock is a small JSON file (who holds it: host, pid, when) made with ``O_CREAT | O_EXCL``, which
 is atomic on local disks and on NFSv3 and later. Not ``fcntl``/``flock``: they would free
@@ -167,3 +167,9 @@ class Lock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def run_folder_lock(run_dir: Path) -> Path:
+    """The lock of a run folder: beside it, not inside (a brief never planned leaves no folder)."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / f"{run_dir.name}.lock"
