@@ -16,13 +16,13 @@ from agent.tree import ROOT
 
 BRIEF = "a red circle to the left of a blue square, yellow background"
 LEFT = [0.0, 0.3, 0.4, 0.7]
+# The scripted critic stands in for a model critic, which the agent double-checks with witnesses;
+# tests about edits, drift and stops take its word (witnesses are tested on their own below).
+TRUSTING = {"confirm_accept": False, "confirm_failure": False}
 
 
 def run(tmp_path, engine, script, checkpointer, budget=8, policy=None, mode="auto"):
-    # These tests are about edits, drift and stops: the scripted critic's passes are taken at their
-    # word (confirming them is tested on its own below).
-    spec = RunSpec(brief=BRIEF, budget={"generations": budget}, policy={"confirm_accept": False, **(policy or {})},
-                   mode=mode)
+    spec = RunSpec(brief=BRIEF, budget={"generations": budget}, policy={**TRUSTING, **(policy or {})}, mode=mode)
     return run_brief(spec, tmp_path, engine=engine, critic=ScriptedCritic(script), checkpointer=checkpointer)
 
 
@@ -125,7 +125,7 @@ def test_plateau_with_a_generation_budget_starts_new_images(tmp_path, shapes_eng
 
 
 def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_engine):
-    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, policy={"confirm_accept": False})
+    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, policy=TRUSTING)
     down = ScriptedCritic({"critiques": [{"fail": ["g0.object"], "regions": {"g0.object": LEFT}},
                                          {"error": "unavailable"}]})
     res = run_brief(spec, tmp_path, engine=shapes_engine, critic=down)
@@ -150,7 +150,7 @@ def test_unreachable_critic_stops_cleanly_and_resume_finishes(tmp_path, shapes_e
 
 def test_resume_can_switch_the_critic_and_raise_the_budget(tmp_path, shapes_engine):
     near = ScriptedCritic({"critiques": [{"fail": ["g1.object"]}]})
-    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}, policy={"confirm_accept": False}), tmp_path,
+    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}, policy=TRUSTING), tmp_path,
                     engine=shapes_engine, critic=near)
     assert res.status == "budget"
     script = tmp_path / "pass.json"
@@ -187,7 +187,7 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
         {"fail": ["g0.object"]},                                                      # n6, after feedback
         {"pass": "all"},                                                              # n7, a region redo
     ]}
-    spec = RunSpec(brief=BRIEF, budget={"generations": 10}, mode="chat", policy={"confirm_accept": False})
+    spec = RunSpec(brief=BRIEF, budget={"generations": 10}, mode="chat", policy=TRUSTING)
     with Run.start(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
                    checkpointer=checkpointer) as runner:
         res = runner.advance()
@@ -227,7 +227,7 @@ def test_chat_vary_makes_variations_to_pick_from(tmp_path, shapes_engine, checkp
     # variations, picks one, and the pick is recorded with the critic's own preference.
     script = {"critiques": [{"fail": ["g0.left_of.g1"]}, {"fail": ["g0.left_of.g1"]}, {"pass": "all"},
                             {"fail": ["g0.left_of.g1", "g1.object"]}]}
-    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, mode="chat", policy={"confirm_accept": False})
+    spec = RunSpec(brief=BRIEF, budget={"generations": 6}, mode="chat", policy=TRUSTING)
     with Run.start(spec, tmp_path, engine=shapes_engine, critic=ScriptedCritic(script),
                    checkpointer=checkpointer) as runner:
         runner.advance()

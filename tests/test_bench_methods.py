@@ -204,9 +204,9 @@ def _script(tmp_path, script) -> str:
 
 
 def test_a_driving_critic_decides_and_the_exact_critic_judges(tmp_path, shapes_engine, shapes_model_dir):
-    # The driving critic fails the background of the first image it sees and passes the second,
-    # whatever they show; the results are still judged by the exact critic.
-    spec = "scripted:" + _script(tmp_path, {"critiques": [{"fail": ["background"]}, {"pass": "all"}]})
+    # The driving critic fails the background and the circle of the first image it sees and passes
+    # the second, whatever they show; the results are still judged by the exact critic.
+    spec = "scripted:" + _script(tmp_path, {"critiques": [{"fail": ["background", "g0.object"]}, {"pass": "all"}]})
     config = BenchConfig(briefs=1, budget=BUDGET, seed=1, out=tmp_path / "out", model=str(shapes_model_dir),
                          methods=("best-of-n", "prompt-only", "agent"), critic=spec, show_progress=False)
     records = {r["method"]: r for r in run_bench(config, engine=shapes_engine).results["records"]}

@@ -258,3 +258,19 @@ def test_adapted_strengths_do_not_make_a_failed_kind_new_again():
               node={"tabu": node.tabu, "failures": node.failures, "strengths": {"img2img": 0.5}})
     d = decide(s, CFG)
     assert d.action.kind == "txt2img" and any("img2img failed 2 times" in n for n in d.notes)
+
+
+def test_a_lone_failure_of_a_fallible_critic_is_checked_before_it_is_repaired():
+    defect = {"kind": "replace", "region": BOX, "requirement_ids": ["g0.object"], "description": "x", "prompt": "p"}
+    c = crit(failed=["g0.object"], defects=[defect])
+    assert decide(state(c), CFG, trust_critic=False).action.kind == "inpaint"  # off by default (measured)
+    CHECK = PolicyConfig(confirm_failure=True)
+    d = decide(state(c), CHECK, trust_critic=False)
+    assert d.action.check == "n1" and "only g0.object fails" in d.reason
+    # Confirmed by a witness (its vote against too): now it is repaired.
+    confirmed = {"witnesses": ["n2"], "votes": {**{i: 1 for i in IDS}, "g0.object": -1}}
+    assert decide(state(c, node=confirmed), CHECK, trust_critic=False).action.kind == "inpaint"
+    # The exact critic, or two failures: repaired at once.
+    assert decide(state(c), CHECK, trust_critic=True).action.kind == "inpaint"
+    two = crit(failed=["g0.object", "g1.object"], defects=[defect])
+    assert decide(state(two), CHECK, trust_critic=False).action.check is None

@@ -52,6 +52,10 @@ class PolicyConfig(BaseModel):
     confirm_accept: bool = True
     witness_strength: float = Field(0.25, gt=0, le=1)
     max_witnesses: int = Field(2, ge=1)  # two witnesses and the image itself: a majority of three
+    # Check a lone failure the same way before repairing it (an image that fails one requirement is
+    # often right and its judge wrong). Off: measured, the extra looks cost more images than the
+    # repairs of right images they spare (README, "Benchmark results").
+    confirm_failure: bool = False
     # Check a claimed loss against the pixels: a repaint cannot lose what it did not touch.
     doubt_drift: bool = True
     global_change_min: float = Field(0.25, ge=0, le=1)  # changed share of the image that can alter a background

@@ -4,7 +4,8 @@ In order, the first that applies and is allowed (not tabu, not tried too often, 
 - every requirement passes and the score reaches ``accept_score`` -> **accept** (checked first: the
   image that spent the last of the budget may be the one that passes) — but a critic that can be
   wrong is asked to confirm first: a **witness** (one variation at ``witness_strength``, which keeps
-  everything) is judged too, and only an image it confirms is accepted (policy/outcome.py);
+  everything) is judged too, and only an image it confirms is accepted (policy/outcome.py); a lone
+  failure is checked the same way before it is repaired (``confirm_failure``);
 - a stop (policy/stopping.py);
 - no image yet -> **txt2img** from the prompt;
 - the critic's own recommendation, when ``follow_critic`` is on and the rules allow it;
@@ -81,6 +82,12 @@ def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) 
                                                f"{node.score:.2f}){confirmed}")
     if crit and worst == 0 and can_witness:
         return _witness(state, cur_id, cfg, f"a redraw disagreed on {', '.join(node.ties)}: one more look decides")
+    # Not at a witness itself: its failures are already the second look at the image it redrew.
+    is_witness = node.action is not None and node.action.check is not None
+    if crit and can_witness and cfg.confirm_failure and not node.witnesses and not is_witness \
+            and len(node.failed) == 1:
+        return _witness(state, cur_id, cfg, f"only {node.failed[0]} fails: a light redraw is judged too, to "
+                                            "check the failure before repairing it")
     stop = before_action(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop.status, reason=stop.reason)
