@@ -219,3 +219,15 @@ def test_a_restarted_server_finds_each_run_at_its_question(tmp_path, shapes_engi
     h.answer("accept")(run_id, after[h.ui.q_step])
     assert "accepted" in list(h.follow(run_id))[-1][h.ui.status]
     again.studio_pool.close()
+
+
+def test_a_page_cannot_send_the_server_s_key_to_a_critic_server_of_its_choosing():
+    from agent.studio.panels import critic_url
+    from tools.errors import InputError
+
+    assert critic_url("", "http://localhost:8000/v1") is None
+    assert critic_url(" http://localhost:8000/v1 ", "http://localhost:8000/v1") == "http://localhost:8000/v1"
+    with pytest.raises(InputError, match="may not send the server's API key"):
+        critic_url("http://attacker.example/v1", "http://localhost:8000/v1")
+    with pytest.raises(InputError):
+        critic_url("http://attacker.example/v1", None)

@@ -16,6 +16,7 @@ from agent.settings import SculptSettings, run_spec
 from agent.studio.files import RunsFolder
 from agent.studio.jobs import RunPool, message_of
 from agent.studio.panels import PanelHandlers, note
+from agent.studio.panels import critic_url as checked_critic_url
 from agent.studio.regions import region_of
 from agent.studio.tree_view import tree_html
 from agent.studio.views import Snapshot, chat, checklist_html, status_line, working_line
@@ -141,7 +142,8 @@ class Handlers(PanelHandlers):
             s = self.defaults.model_copy(update={k: v for k, v in {
                 "budget": int(images) if images else None, "max_seconds": float(seconds) if seconds else None,
                 "max_usd": float(usd) if usd else None, "critic": (critic or "").strip() or None,
-                "critic_base_url": (critic_url or "").strip() or None, "model": (model or "").strip() or None,
+                "critic_base_url": checked_critic_url(critic_url, self.defaults.critic_base_url),
+                "model": (model or "").strip() or None,
                 "steps": int(steps) if steps else None}.items() if v is not None})
             spec = run_spec(s, text or "", seed=int(seed or 0), mode="chat", start_image=start)
             new_id = self.pool.start(spec)

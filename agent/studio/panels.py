@@ -13,6 +13,16 @@ from agent.studio.views import Snapshot
 from tools.errors import InputError
 
 
+def critic_url(asked: str | None, configured: str | None) -> str | None:
+    """The critic server a page may use: the one the studio was started with, or none. The critic
+    sends the server's API key (from its environment) to that URL, so a page must not choose it."""
+    url = (asked or "").strip() or None
+    if url is None or url == (configured or None):
+        return url
+    raise InputError("the critic server is set when the studio starts (--critic-base-url or sculpt.toml): the "
+                     "page may not send the server's API key anywhere else")
+
+
 def note(text: str | None, ok: bool = False) -> str:
     """A message next to a control (escaped: it may quote what the person typed)."""
     if not text:
@@ -62,13 +72,14 @@ class PanelHandlers:
         return {self.ui.upload_note: note("your image will be the root of the next run: type the brief to refine "
                                           "it toward", ok=True), self.ui.upload_preview: str(checked)}
 
-    def apply(self, run_id: str, images, critic: str, critic_url: str):
+    def apply(self, run_id: str, images, critic: str, url_asked: str):
         """Raise an open run's image budget, or judge it with another critic from here on."""
         try:
             if not run_id:
                 raise InputError("no run is open; these settings apply to the next run you start")
+            url = critic_url(url_asked, self.defaults.critic_base_url)
             self.pool.reopen(run_id, budget=int(images) if images else None, critic_spec=(critic or "").strip() or None,
-                             critic_options={"base_url": critic_url.strip()} if (critic_url or "").strip() else None)
+                             critic_options={"base_url": url} if url else None)
         except Exception as exc:
             return {self.ui.settings_note: note(message_of(exc))}
         return {**self.view(run_id), self.ui.settings_note: note("applied to this run", ok=True)}
