@@ -69,9 +69,10 @@ class Run:
     @classmethod
     def start(cls, spec: RunSpec, out_dir: str | Path, *, engine=None, critic: Critic | None = None,
               run_id: str | None = None, checkpointer: str = "sqlite",
-              on_event: Callable[[dict], None] | None = None) -> "Run":
+              on_event: Callable[[dict], None] | None = None, exclusive: str | None = None) -> "Run":
         """A new run folder for ``spec`` (nothing runs until :meth:`advance`). A bad spec, critic or
-        model fails here, before any folder exists."""
+        model fails here, before any folder exists. ``exclusive`` (who runs it, e.g. "sculpt run")
+        holds the folder's lock while the run is open, as :meth:`open` does."""
         spec = read_spec(spec.to_json(), "run spec")
         engine, critic, rewriter = build_components(spec, engine=engine, critic=critic)
         if getattr(engine, "is_inpainting_checkpoint", False):
@@ -88,6 +89,9 @@ class Run:
             raise
         run = cls(store, RunContext(engine=engine, critic=critic, rewriter=rewriter, store=store, spec=spec,
                                     on_event=on_event), checkpointer)
+        if exclusive:
+            run._lock = Lock(run_folder_lock(store.root), what=exclusive)
+            run._lock.acquire()  # a folder made a moment ago: nobody else can hold it yet
         run._new = True
         run._input = {"brief": spec.brief, "run_id": run_id, "mode": spec.mode, "seed": spec.seed,
                       "start_image": start}
@@ -134,10 +138,10 @@ class Run:
             changes["critic_options"] = {**spec.critic_options, **critic_options}
         if changes:
             spec = spec_with(spec, **changes)
-            store.update_info(spec=spec.to_json())
+        # Built before run.json changes: a critic or model that cannot be built leaves the run as it was.
         engine, critic, rewriter = build_components(spec, engine=engine, critic=critic)
-        if critic_spec:
-            store.update_info(critic_name=critic.name)
+        if changes:
+            store.update_info(spec=spec.to_json(), **({"critic_name": critic.name} if critic_spec else {}))
         run = cls(store, RunContext(engine=engine, critic=critic, rewriter=rewriter, store=store, spec=spec,
                                     on_event=on_event))
         run._reopen_finished = budget is not None
@@ -212,8 +216,15 @@ class Run:
         if reopen is None:
             return _AT_REST
         node = reopen.get("node")
-        if node and node not in (snap.values.get("nodes") or {}):
-            raise InputError(f"cannot continue from {node!r}: this run has no such node")
+        if node:
+            # Checked here, before anything is written: a bad node saved as the graph's input would
+            # fail on every later resume too.
+            known = (snap.values.get("nodes") or {}).get(node)
+            if known is None:
+                raise InputError(f"cannot continue from {node!r}: this run has no such node")
+            if not known.get("critique"):
+                raise InputError(f"cannot continue from {node!r}: it has no critique yet; pick an image the "
+                                 "critic has judged")
         return {"reopen": reopen}
 
     def _forget_if_unplanned(self) -> None:

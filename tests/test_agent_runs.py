@@ -11,8 +11,10 @@ import pytest
 
 from agent.critics.scripted import ScriptedCritic
 from agent.lifecycle import Run, run_brief
+from agent.locks import Busy
 from agent.spec import RunSpec
 from agent.tree import ROOT
+from tools.errors import InputError
 
 BRIEF = "a red circle to the left of a blue square, yellow background"
 LEFT = [0.0, 0.3, 0.4, 0.7]
@@ -335,3 +337,41 @@ def test_a_loss_the_pixels_contradict_is_not_drift(tmp_path, shapes_engine):
     # rather than a repair.
     n3 = res.state["nodes"]["n3"]
     assert n3["parent"] == "n2" and n3["action"]["check"] == "n2" and res.best == "n2"
+    # The result and the report show what the agent believes, and that it overruled the critic.
+    shown = {v["id"]: (v["passed"], v["critic"]) for v in res.verdicts}
+    assert shown["background"] == (True, False) and shown["g0.object"] == (True, True)
+    assert "the critic said fail; overruled" in (res.run_dir / "report.html").read_text()
+
+
+def test_continuing_from_an_image_without_a_critique_is_refused_and_the_run_stays_usable(tmp_path, shapes_engine):
+    near = ScriptedCritic({"critiques": [{"fail": ["g1.object"]}]})
+    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}, policy=TRUSTING), tmp_path,
+                    engine=shapes_engine, critic=near)
+    with Run.open(res.run_dir, engine=shapes_engine, critic=near) as run:
+        with pytest.raises(InputError, match="no critique yet"):
+            run.advance(reopen={"reason": "the person continues", "node": ROOT})
+        with pytest.raises(InputError, match="no such node"):
+            run.advance(reopen={"reason": "the person continues", "node": "n99"})
+        # Nothing was saved for the refused answers: the run still continues from a real image.
+        res = run.advance(reopen={"reason": "the person continues", "node": "n1"})
+    assert [e["node_id"] for e in events(res) if e["node"] == "enter"] == ["n1"]
+
+
+def test_a_resume_with_a_critic_that_cannot_be_built_leaves_run_json_as_it_was(tmp_path, shapes_engine):
+    res = run_brief(RunSpec(brief=BRIEF, budget={"generations": 2}, policy=TRUSTING), tmp_path,
+                    engine=shapes_engine, critic=ScriptedCritic({"critiques": [{"fail": ["g1.object"]}]}))
+    before = (res.run_dir / "run.json").read_text()
+    with pytest.raises(InputError):
+        Run.open(res.run_dir, engine=shapes_engine, budget=6, critic_spec=f"scripted:{tmp_path / 'missing.json'}")
+    assert (res.run_dir / "run.json").read_text() == before
+
+
+def test_a_run_started_exclusively_holds_its_folder(tmp_path, shapes_engine):
+    spec = RunSpec(brief=BRIEF, budget={"generations": 1}, policy=TRUSTING)
+    critic = ScriptedCritic({"critiques": [{"fail": ["g1.object"]}]})
+    with Run.start(spec, tmp_path, engine=shapes_engine, critic=critic, exclusive="sculpt run") as run:
+        res = run.advance()
+        with pytest.raises(Busy, match="sculpt run"):
+            Run.open(res.run_dir, engine=shapes_engine, critic=critic, exclusive="sculpt resume")
+    with Run.open(res.run_dir, engine=shapes_engine, critic=critic, exclusive="sculpt resume"):
+        pass  # released when the first closed

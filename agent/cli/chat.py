@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.prompt import Prompt
 from rich.table import Table
 
-from agent.cli.display import console, print_result, progress_printer
+from agent.cli.display import console, print_result, progress_printer, verdict_label
 from agent.cli.errors import EXIT_STOPPED, exit_code, guarded
 
 PROMPT = "[a]ccept · [enter] continue · v [strength] · p NODE · b NODE · r x0 y0 x1 y1 [what] · s · or feedback"
@@ -61,7 +61,7 @@ def show_question(q: dict[str, Any], run_dir: Path) -> None:
     table.add_column("")
     table.add_column("evidence", overflow="fold")
     for v in q["verdicts"]:
-        table.add_row(v["id"], "[green]pass[/]" if v["passed"] else "[red]fail[/]", escape(v["evidence"]))
+        table.add_row(v["id"], verdict_label(v), escape(v["evidence"]))
     console.print(table)
     for var in q.get("variations", []):
         console.print(f"  variation {var['node']}: score {var['score']:.2f} · {run_dir / var['image']}")
@@ -85,13 +85,16 @@ def chat(
     from agent.settings import load_settings, run_spec
 
     if resume is not None:
-        run = Run.open(resume, budget=budget, on_event=progress_printer(quiet), exclusive="sculpt chat")
+        # As `sculpt resume`: a critic or server named here judges from now on (run.json records it).
+        run = Run.open(resume, budget=budget, critic_spec=critic,
+                       critic_options={"base_url": critic_base_url} if critic_base_url else None,
+                       on_event=progress_printer(quiet), exclusive="sculpt chat")
     else:
         s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
                           runs_dir=out_dir)
         spec = run_spec(s, brief or Prompt.ask("brief"), seed=seed, mode="chat",
                         start_image=str(image) if image else None)
-        run = Run.start(spec, s.runs_dir, on_event=progress_printer(quiet))
+        run = Run.start(spec, s.runs_dir, on_event=progress_printer(quiet), exclusive="sculpt chat")
     with run:
         res = run.advance()  # killed mid-step: finish the step; waiting: ask again
         while res.waiting:

@@ -55,7 +55,7 @@ def run(
                       scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
     spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic, inpaint_guide=inpaint_guide,
                     start_image=str(image) if image else None)
-    with Run.start(spec, s.runs_dir, on_event=progress_printer(quiet)) as r:
+    with Run.start(spec, s.runs_dir, on_event=progress_printer(quiet), exclusive="sculpt run") as r:
         res = r.advance()
     print_result(res)
     raise typer.Exit(exit_code(res.status))

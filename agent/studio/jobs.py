@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.critics.base import CriticError
 from agent.lifecycle import ERROR_LOG, Run, run_id_for
+from agent.locks import Lock, run_folder_lock
 from agent.results import RunResult
 from agent.spec import RunSpec
 from agent.studio.files import RunsFolder
@@ -97,7 +98,9 @@ class Job:
     def _work(self) -> None:
         answer = self.answer
         try:
-            with self.entry.lock:
+            # The folder's lock while the job advances the run (not while a page only looks at it):
+            # a batch worker or a `sculpt resume` in a terminal and the studio never advance it at once.
+            with self.entry.lock, Lock(run_folder_lock(self.entry.run.store.root), what="sculpt studio"):
                 while True:
                     with self.gate.turn(self):
                         for event in self.entry.run.stream(answer):
