@@ -274,3 +274,21 @@ def test_a_lone_failure_of_a_fallible_critic_is_checked_before_it_is_repaired():
     assert decide(state(c), CHECK, trust_critic=True).action.kind == "inpaint"
     two = crit(failed=["g0.object", "g1.object"], defects=[defect])
     assert decide(state(two), CHECK, trust_critic=False).action.check is None
+
+
+def test_the_tabu_check_sees_the_strength_that_would_run():
+    # With 2 sampler steps a 0.35 variation makes no denoising step; it runs at 0.5. A 0.5 variation
+    # that drifted here is tabu, so the 0.35 one (the same thing, run) must be too.
+    c = crit(failed=["g0.object"])
+    first = decide_with_budget(state(c), CFG, BUDGET, steps=2)
+    assert first.action.kind == "variations" and first.action.strength == 0.5
+    again = decide_with_budget(state(c, node={"tabu": [action_class(first.action)]}), CFG, BUDGET, steps=2)
+    assert again.action.kind != "variations" and any("tabu" in n for n in again.notes)
+
+
+def test_no_witness_once_the_time_or_money_budget_is_spent():
+    timed = Budget(generations=8, seconds=60)
+    d = decide(state(crit(), spend={"generations": 1, "seconds": 61}), CFG, budget=timed, trust_critic=False)
+    assert d.route == "accept"  # a witness would overrun the time the person gave
+    d = decide(state(crit(), spend={"generations": 1, "seconds": 10}), CFG, budget=timed, trust_critic=False)
+    assert d.route == "generate" and d.action.check == "n1"

@@ -33,9 +33,11 @@ def _question(ctx: RunContext, state: dict, tree: Tree) -> dict[str, Any]:
     cur = tree[state["current"]]
     crit = load_critique(ctx, cur)
     batch = tree.last_batch()
+    believed = cur.passed  # the critic's verdicts corrected by witnesses and pixel checks (tree.py)
     return {
         "node": cur.id, "image": cur.image, "score": cur.score, "best": state.get("best"),
-        "verdicts": [{"id": v.id, "passed": v.passed, "evidence": v.evidence} for v in crit.verdicts] if crit else [],
+        "verdicts": [{"id": v.id, "passed": v.id in believed, "critic": v.passed, "evidence": v.evidence}
+                     for v in crit.verdicts] if crit else [],
         "variations": [{"node": i, "image": tree[i].image, "score": tree[i].score} for i in batch]
         if len(batch) > 1 else [],
         "report": str(ctx.store.report_path), "options": list(ANSWERS), "error": state.get("question_error"),

@@ -18,7 +18,7 @@ from agent.nodes.common import emit, node_prompt
 from agent.policy import tabu
 from agent.tree import ROOT, Tree, TreeNode, new_node_id
 from tools.engine.masks import changed_outside, region_mask
-from tools.errors import ToolError, UnsupportedTaskError
+from tools.errors import InputError, ToolError, UnsupportedTaskError
 
 
 def _union_mask(regions, size, pad) -> Image.Image:
@@ -77,7 +77,9 @@ def generate(state: dict, runtime: Runtime[RunContext]):
     step = state.get("step", 0)
     try:
         record = run_action(ctx, action, source)
-    except (UnsupportedTaskError, ToolError) as exc:
+    except (UnsupportedTaskError, ToolError, InputError) as exc:
+        # InputError too: arguments the engine refuses (an edit it cannot make at this size, say) came
+        # from a decision, so they are a failed action to avoid, not a reason to stop the run.
         # Banned where decide looks for it: txt2img at the root, edits at their origin.
         where = ROOT if action.kind == "txt2img" else origin
         node = tree[where]

@@ -55,7 +55,6 @@ def rewrite_prompt(state: dict, runtime: Runtime[RunContext]):
     emit(ctx, state, "rewrite_prompt", job=job, prompt=prompt, reason=reason, rewriter=ctx.rewriter.name)
     action = action.model_copy(update={"prompt": prompt})
     if action.kind == "inpaint":
-        action = strength.complete_inpaint(action, ctx.policy)
-        action = action.model_copy(update={"strength": strength.runnable(action.strength, sampler_steps(ctx))})
+        action = strength.complete_inpaint(action, ctx.policy, sampler_steps(ctx))
     update["pending"] = action.to_state()
     return Command(goto="generate", update=update)

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from agent.contracts import Action
 from agent.policy import strength
 from agent.policy.config import Budget, PolicyConfig
-from agent.policy.stopping import before_action, nothing_left, plateaued, remaining_images
+from agent.policy.stopping import before_action, budget_spent, nothing_left, plateaued, remaining_images
 from agent.policy.tabu import why_banned
 from agent.status import Status
 from agent.tree import ROOT, CritiqueSummary, Tree, TreeNode
@@ -60,13 +60,13 @@ def decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool = 
     """The next move at the current node. ``trust_critic``: the critic is ground truth (the exact
     shapes critic); a model critic is not, and its passes are confirmed before they are accepted.
     ``steps``: the sampler's steps, below which no strength may go (policy/strength.py)."""
-    d = _decide(state, cfg, budget, trust_critic)
-    if d.action is not None and d.action.strength is not None:
+    d = _decide(state, cfg, budget, trust_critic, steps)
+    if d.action is not None and d.action.strength is not None:  # witnesses and first images
         d.action = d.action.model_copy(update={"strength": strength.runnable(d.action.strength, steps)})
     return d
 
 
-def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) -> Decision:
+def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, steps: int | None) -> Decision:
     tree = Tree(state["nodes"])
     cur_id = state.get("current") or ROOT
     node = tree[cur_id]
@@ -101,6 +101,8 @@ def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) 
                         if not node.image else "the current image has no critique; start afresh")
     notes: list[str] = []
     for action, why, rewrite in _candidates(state, tree, node, crit, cfg, notes):
+        if action.strength is not None:  # before the tabu check: what is banned is what would run
+            action = action.model_copy(update={"strength": strength.runnable(action.strength, steps)})
         banned = why_banned(node if action.kind != "txt2img" else tree[ROOT], action, cfg)
         if banned:
             notes.append(f"skipped {action.kind}: {banned}")
@@ -116,8 +118,10 @@ def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) 
 
 
 def _can_witness(node: TreeNode, state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) -> bool:
+    # Every budget, not only images: a witness past the time or money limit would overrun it.
     return (cfg.confirm_accept and not trust_critic and len(node.witnesses) < cfg.max_witnesses
-            and remaining_images(state.get("spend", {}), budget) >= 1)
+            and remaining_images(state.get("spend", {}), budget) >= 1
+            and budget_spent(state.get("spend", {}), budget) is None)
 
 
 def _witness(state: dict, node_id: str, cfg: PolicyConfig, why: str) -> Decision:

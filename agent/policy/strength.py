@@ -45,12 +45,13 @@ def provisional_inpaint(cfg: PolicyConfig) -> float:
     return cfg.guided_inpaint_strength if cfg.inpaint_guide else cfg.inpaint_strength
 
 
-def complete_inpaint(action: Action, cfg: PolicyConfig) -> Action:
-    """The inpaint with its final strength and colour guide, once its prompt is known."""
+def complete_inpaint(action: Action, cfg: PolicyConfig, steps: int | None = None) -> Action:
+    """The inpaint with its final strength and colour guide, once its prompt is known (``steps``:
+    the sampler's, below which the strength may not go)."""
     single = len(action.regions) == 1
     guide = guide_from_prompt(action.prompt or "", None if single else action.regions[0]) if cfg.inpaint_guide else None
     strength = cfg.guided_inpaint_strength if guide is not None else cfg.inpaint_strength
-    return action.model_copy(update={"strength": strength, "guide": guide})
+    return action.model_copy(update={"strength": runnable(strength, steps), "guide": guide})
 
 
 def after_drift(node: TreeNode, action: Action, cfg: PolicyConfig) -> dict[str, float]:
