@@ -32,14 +32,18 @@ def edge_label(node: TreeNode) -> str:
 
 
 def critique_details(store: RunStore, node: TreeNode) -> dict[str, Any]:
-    """Requirement id -> the full verdict (with evidence) of a node's critique."""
+    """Requirement id -> the full verdict (with evidence) of a node's critique, ``passed`` being what
+    the agent believes (witnesses' votes and pixel checks included, tree.py) and ``critic`` what the
+    critic said, so a page shows the checklist the agent acted on."""
     if node.critique is None or not node.critique.file:
         return {}
     try:
         full = json.loads((store.root / node.critique.file).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    return {v["id"]: v for v in full.get("verdicts", [])}
+    believed = node.passed
+    return {v["id"]: {**v, "critic": v.get("passed"), "passed": v["id"] in believed}
+            for v in full.get("verdicts", [])}
 
 
 def _tree(tree: Tree, best_path: set[str], node_id: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class RunResult:
     best: str | None
     best_image: Path | None
     best_score: float | None
-    verdicts: list[dict]  # the best image's checklist: {id, text, passed}
+    verdicts: list[dict]  # the best image's checklist: {id, text, passed (believed), critic (said)}
     state: dict
     question: Any = None  # chat: what the run asks the person (the ask_human interrupt)
 
@@ -43,8 +43,9 @@ def result_of(store: RunStore, values: dict, spec: RunSpec, question: Any = None
     best = values.get("best")
     verdicts = []
     if best and tree[best].critique:
-        passed = set(tree[best].critique.passed)
-        verdicts = [{"id": r["id"], "text": r["text"], "passed": r["id"] in passed}
+        # What the agent believes (witnesses and pixel checks included), and what the critic said.
+        believed, said = tree[best].passed, set(tree[best].critique.passed)
+        verdicts = [{"id": r["id"], "text": r["text"], "passed": r["id"] in believed, "critic": r["id"] in said}
                     for r in values.get("checklist", [])]
     return RunResult(
         run_dir=store.root, run_id=values.get("run_id", store.root.name),

@@ -126,10 +126,12 @@ def test_chat_input_ending_leaves_the_question_open_for_resume(tmp_path, shapes_
     assert r.exit_code == 3 and "sculpt chat --resume" in r.output, r.output
     run = only_run(tmp_path)
     assert not (run / "picks.jsonl").exists()
-    r = CliRunner().invoke(app, ["chat", "--resume", str(run), *common], input="p n3\na\n")
+    later = script(tmp_path, [{"pass": "all"}], name="later.json")  # another critic from here on
+    r = CliRunner().invoke(app, ["chat", "--resume", str(run), "--critic", later, *common], input="p n3\na\n")
     assert r.exit_code == 0, r.output
     pick = json.loads((run / "picks.jsonl").read_text())
     assert pick["node_ids"]["chosen"] == "n3"
+    assert json.loads((run / "run.json").read_text())["spec"]["critic"] == later
 
 
 @pytest.mark.parametrize("edit,message", [

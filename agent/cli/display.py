@@ -48,13 +48,21 @@ def progress_printer(quiet: bool = False):
     return show
 
 
+def verdict_label(v: dict) -> str:
+    """pass/fail as the agent believes it, and where that overrules the critic, what the critic said."""
+    label = "[green]pass[/]" if v["passed"] else "[red]fail[/]"
+    if v.get("critic") is not None and v["critic"] != v["passed"]:
+        label += f" (critic said {'pass' if v['critic'] else 'fail'}; overruled by redraws or the pixels)"
+    return label
+
+
 def print_result(res: RunResult) -> None:
     table = Table(title=f"best image {res.best or '—'}" + (f" · score {res.best_score:.2f}" if res.best else ""),
                   show_header=True)
     table.add_column("requirement")
     table.add_column("")
     for v in res.verdicts:
-        table.add_row(escape(v["text"]), "[green]pass[/]" if v["passed"] else "[red]fail[/]")
+        table.add_row(escape(v["text"]), verdict_label(v))
     console.print(table)
     console.print(f"status: [bold]{res.status}[/]" + (f" — {escape(res.stop_reason)}" if res.stop_reason else ""))
     out.print(f"run id: {res.run_id}")

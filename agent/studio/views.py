@@ -170,6 +170,14 @@ def working_line(events: list[dict]) -> str:
 
 
 # -- the checklist and the status line -------------------------------------------------------------
+def _overruled(v: dict) -> str:
+    """Where the agent's belief (witnesses, pixel checks) differs from the critic's verdict, say so."""
+    if v.get("critic") is None or v["critic"] == v["passed"]:
+        return ""
+    said = "pass" if v["critic"] else "fail"
+    return f" <span class='badge overruled'>critic said {said}; overruled by redraws or the pixels</span>"
+
+
 def checklist_html(snap: Snapshot, node_id: str | None, verdicts: list[dict] | None = None) -> str:
     """A table of requirements with pass/fail and the critic's evidence for one node."""
     if not node_id or node_id not in snap.nodes:
@@ -182,7 +190,8 @@ def checklist_html(snap: Snapshot, node_id: str | None, verdicts: list[dict] | N
     texts = snap.checklist
     rows = "".join(
         f"<tr class='{'pass' if v['passed'] else 'fail'}'><td>{'✓' if v['passed'] else '✗'}</td>"
-        f"<td>{html.escape(texts.get(v['id'], v['id']))}</td><td class='evidence'>{html.escape(v.get('evidence') or '')}</td></tr>"
+        f"<td>{html.escape(texts.get(v['id'], v['id']))}</td>"
+        f"<td class='evidence'>{html.escape(v.get('evidence') or '')}{_overruled(v)}</td></tr>"
         for v in verdicts)
     return (f"<table class='checklist' data-node='{node_id}'><tr><th></th><th>requirement</th><th>evidence</th></tr>"
             f"{rows}</table>")
