@@ -96,3 +96,21 @@ def test_a_night_budget_stops_a_batch_in_process_too(tmp_path, shapes_model_dir)
     r = CliRunner().invoke(app, ["batch", str(briefs), "--out", str(out), "--model", str(shapes_model_dir),
                                  "--steps", "4", "--budget", "3", "--critic", f"scripted:{script}"])
     assert r.exit_code == 0, r.output  # no night budget this time: the rest is done
+
+
+def test_a_brief_whose_run_folder_is_broken_fails_alone(tmp_path, shapes_engine):
+    """A damaged checkpoint (a disk that filled up, say) is that brief's failure, not the night's."""
+    from agent.batch.briefs import BatchItem
+    from agent.batch.item import RUNS, TREE_FILE, run_item
+    from agent.spec import RunSpec
+    from agent.store import RUN_FILE
+
+    item = BatchItem(index=1, brief=GOOD_A, seed=0)
+    run_dir = tmp_path / RUNS / item.key
+    run_dir.mkdir(parents=True)
+    (run_dir / RUN_FILE).write_text(json.dumps({"spec": RunSpec(brief=GOOD_A).to_json()}))
+    (run_dir / TREE_FILE).write_text("{}")
+    (run_dir / "checkpoint.sqlite").write_bytes(b"not a database" * 100)
+    entry = run_item(item, RunSpec(brief="template", budget={"generations": 2}), tmp_path, engine=shapes_engine)
+    assert entry["status"] == "failed" and entry["error"]
+    assert (run_dir / "checkpoint.sqlite").is_file()  # kept for whoever looks into it

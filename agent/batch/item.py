@@ -14,7 +14,7 @@ from agent.results import RunResult
 from agent.spec import RunSpec, spec_with
 from agent.status import Status
 from agent.store import RUN_FILE
-from tools.errors import InputError, Unreachable
+from tools.errors import InputError, SculptError, Unreachable
 
 RUNS = "runs"
 TREE_FILE = "tree.json"  # written once the brief is planned
@@ -63,4 +63,8 @@ def run_item(item: BatchItem, template: RunSpec, out: Path, *, engine=None, work
             entry = {**base, "status": Status.CRITIC_UNAVAILABLE.value, "error": str(exc)}
         except InputError as exc:
             entry = {**base, "status": Status.INVALID.value, "error": str(exc)}
+        except SculptError as exc:  # a model that will not load, a bug the run folder logged: this brief only
+            entry = {**base, "status": Status.FAILED.value, "error": str(exc)}
+        except Exception as exc:  # outside any run (e.g. while opening its folder): the night goes on
+            entry = {**base, "status": Status.FAILED.value, "error": f"{type(exc).__name__}: {exc} — a bug in sculpt"}
     return {**entry, "worker": worker, "started": round(t0, 3), "finished": round(time.time(), 3)}
