@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from agent.store import RunStore
 from tools.engine.images import open_image
@@ -41,7 +41,9 @@ def import_start_image(store: RunStore, path: str | Path, engine) -> str:
     if w * h > MAX_PIXELS:
         raise InputError(f"the start image {p} is {w}x{h}; images up to {MAX_PIXELS // 1_000_000} megapixels "
                          "are accepted: scale it down first")
-    image = open_image(p, convert=True)
+    # A phone photo is stored sideways with an EXIF note saying how to turn it: turned here, so the
+    # model edits the picture the person sees.
+    image = ImageOps.exif_transpose(open_image(p, convert=True))
     native = getattr(engine, "native_size", image.size)
     fitted = fit_to_model(image, native)
     rel, _ = store.save_image(fitted, {"node": "root", "source": "the person's image", "file": p.name,

@@ -45,3 +45,24 @@ def test_an_unreadable_start_image_is_refused_before_anything_is_made(tmp_path, 
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
     r = CliRunner().invoke(app, ["run", BRIEF, "--image", str(tmp_path / "none.png"), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_a_photo_stored_sideways_is_turned_the_way_its_exif_says(tmp_path):
+    from agent.start_image import import_start_image
+    from agent.store import RunStore
+
+    wide = Image.new("RGB", (64, 32), (255, 0, 0))
+    wide.paste((0, 0, 255), (0, 0, 16, 32))  # blue on the left as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to show
+    path = tmp_path / "phone.jpg"
+    wide.save(path, exif=exif, quality=95)
+
+    class Engine:
+        native_size = (64, 64)
+
+    store = RunStore.create(tmp_path / "runs", "r1", {})
+    stored = Image.open(store.root / import_start_image(store, path, Engine()))
+    assert stored.size == (32, 64)  # shown upright: tall, as the person sees it
+    top = np.asarray(stored.convert("RGB"))[:8].mean(axis=(0, 1))
+    assert top[2] > 200 and top[0] < 60  # the stored left edge is now the top
