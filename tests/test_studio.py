@@ -231,3 +231,18 @@ def test_a_page_cannot_send_the_server_s_key_to_a_critic_server_of_its_choosing(
         critic_url("http://attacker.example/v1", "http://localhost:8000/v1")
     with pytest.raises(InputError):
         critic_url("http://attacker.example/v1", None)
+
+
+def test_apply_changes_only_what_the_person_edited(studio):
+    h, ui = studio, studio.ui
+    run_id, out = send(h, BRIEF, images=6)
+    opened = h.open_run(run_id)
+    assert opened[ui.images] == 6 and opened[ui.critic] == "scene"  # the sidebar shows the run's own
+    assert "nothing to change" in h.apply(run_id, 6, "scene", "")[ui.settings_note]
+    assert "made 1 images already" in h.apply(run_id, 1, "scene", "")[ui.settings_note]
+    done = h.apply(run_id, 10, "scene", "")
+    assert "applied" in done[ui.settings_note]
+    spec = json.loads((h.folder.run_dir(run_id) / "run.json").read_text())["spec"]
+    assert spec["budget"]["generations"] == 10 and spec["critic"] == "scene"
+    h.answer("stop")(run_id, h.open_run(run_id)[ui.q_step])
+    list(h.follow(run_id))

@@ -189,6 +189,11 @@ class _Driver:
             info = ray.get(ref)
         except RayTaskError as exc:
             cause = _cause(exc)
+            if slot.state == "restarting":
+                # It loaded the engine at the start of the night, so what fails now is this worker's
+                # machine (its GPU, its memory): the other workers carry on without it.
+                slot.state, slot.error = "dead", f"{slot.name}: {_first_line(cause)}"
+                return
             raise cause if isinstance(cause, SculptError) else Unreachable(_first_line(cause)) from None
         except RayActorError as exc:  # restarts exhausted, or its machine is gone for good
             slot.state, slot.error = "dead", f"{slot.name}: {_first_line(exc)}"

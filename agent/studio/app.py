@@ -128,7 +128,7 @@ def build_app(runs_dir: str | Path, defaults: SculptSettings, *, engine=None) ->
                 ui.accept, ui.step, ui.auto, ui.halt, ui.stop, ui.answer_note, ui.image, ui.checklist,
                 ui.dl_current, ui.dl_best, ui.vary, ui.gallery, ui.pick, ui.vary_note, ui.editor, ui.region_box,
                 ui.region, ui.region_note, ui.tree, ui.tree_note, ui.branch, ui.dl_node, ui.cmp_a, ui.cmp_b,
-                ui.compare, ui.painting]
+                ui.compare, ui.painting, ui.images, ui.critic]
         settings = [ui.upload, ui.images, ui.seconds, ui.usd, ui.critic, ui.critic_url, ui.model, ui.seed, ui.steps]
         # Actions that may start the agent: one event each, which answers at once and then streams the
         # page until the run rests (the engine gate, not Gradio's concurrency limit, takes turns).

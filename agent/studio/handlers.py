@@ -123,7 +123,7 @@ class Handlers(PanelHandlers):
         try:
             if run_id:
                 self.folder.run_dir(run_id)
-            return {**self.view(run_id or None), self.ui.runs_note: ""}
+            return {**self.view(run_id or None), **self.settings_of(run_id), self.ui.runs_note: ""}
         except Exception as exc:
             return {**self.view(None), self.ui.runs_note: note(message_of(exc))}
 

@@ -172,7 +172,11 @@ class RunPool:
                 return self._runs[run_id]
         run = Run.open(self.folder.run_dir(run_id), engine=self.engine)
         with self._lock:
-            return self._runs.get(run_id) or self._remember(run_id, OpenRun(run))
+            known = self._runs.get(run_id)
+            if known is None:
+                return self._remember(run_id, OpenRun(run))
+        run.close()  # another tab opened it meanwhile: one open run per folder, no connection left open
+        return known
 
     def reopen(self, run_id: str, **changes: Any) -> None:
         """Open a run again with a changed spec (``budget``, ``critic_spec``, ``critic_options``)."""

@@ -72,13 +72,33 @@ class PanelHandlers:
         return {self.ui.upload_note: note("your image will be the root of the next run: type the brief to refine "
                                           "it toward", ok=True), self.ui.upload_preview: str(checked)}
 
+    def settings_of(self, run_id: str | None) -> dict:
+        """The sidebar shows an opened run's own budget and critic, so Apply changes only what the
+        person edits there."""
+        if not run_id:
+            return {}
+        spec = Snapshot.read(self.folder.run_dir(run_id)).spec
+        return {self.ui.images: (spec.get("budget") or {}).get("generations"), self.ui.critic: spec.get("critic")}
+
     def apply(self, run_id: str, images, critic: str, url_asked: str):
         """Raise an open run's image budget, or judge it with another critic from here on."""
         try:
             if not run_id:
                 raise InputError("no run is open; these settings apply to the next run you start")
+            snap = Snapshot.read(self.folder.run_dir(run_id))
             url = critic_url(url_asked, self.defaults.critic_base_url)
-            self.pool.reopen(run_id, budget=int(images) if images else None, critic_spec=(critic or "").strip() or None,
+            budget = int(images) if images else None
+            made = int((snap.tree.get("spend") or {}).get("generations", 0))
+            if budget == (snap.spec.get("budget") or {}).get("generations"):
+                budget = None
+            elif budget is not None and budget <= made:
+                raise InputError(f"this run has made {made} images already: give it more than that to go on")
+            critic_spec = (critic or "").strip() or None
+            if critic_spec == snap.spec.get("critic"):
+                critic_spec = None
+            if budget is None and critic_spec is None and url is None:
+                return {self.ui.settings_note: note("nothing to change: edit the images or the critic first")}
+            self.pool.reopen(run_id, budget=budget, critic_spec=critic_spec,
                              critic_options={"base_url": url} if url else None)
         except Exception as exc:
             return {self.ui.settings_note: note(message_of(exc))}
