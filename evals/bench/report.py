@@ -148,17 +148,8 @@ def jinja_env(html: bool = False) -> Environment:
     return Environment(autoescape=html, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-MARKDOWN = """\
-# ShapesBench: the agent against compute-matched baselines
-
-{{ n_briefs }} briefs (difficulty {{ s.difficulties | join(", ") }}; {{ s.briefs_per_difficulty }} each), \
-budget {{ s.budget }} images per method and brief, driving critic `{{ s.critic }}`, judged by the exact \
-critic. Model `{{ s.model.source }}` ({{ s.model.revision }}), {{ s.steps }} steps, seed {{ s.seed }}\
-{% if policy %}, agent policy `{{ policy }}`{% endif %}.
-
-```
-{{ r.command }}
-```
+# The tables part of every ShapesBench report (one run, a noise sweep), in each format.
+TABLES_MARKDOWN = """\
 {% for t in tables %}
 
 ## {{ t.title }}
@@ -170,7 +161,29 @@ critic. Model `{{ s.model.source }}` ({{ s.model.revision }}), {{ s.steps }} ste
 | {{ row | join(" | ") }} |
 {% endfor %}
 {% endfor %}
+"""
 
+TABLES_HTML = """\
+{% for t in tables %}
+<h2>{{ t.title }}</h2>
+<table><tr>{% for h in t.head %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endfor %}
+"""
+
+MARKDOWN = """\
+# ShapesBench: the agent against compute-matched baselines
+
+{{ n_briefs }} briefs (difficulty {{ s.difficulties | join(", ") }}; {{ s.briefs_per_difficulty }} each), \
+budget {{ s.budget }} images per method and brief, driving critic `{{ s.critic }}`, judged by the exact \
+critic. Model `{{ s.model.source }}` ({{ s.model.revision }}), {{ s.steps }} steps, seed {{ s.seed }}\
+{% if policy %}, agent policy `{{ policy }}`{% endif %}.
+
+```
+{{ r.command }}
+```
+""" + TABLES_MARKDOWN + """
 ![success versus budget](plots/success_vs_budget.png)
 
 ## Methods
@@ -210,13 +223,7 @@ budget {{ s.budget }} images per method and brief, driving critic <code>{{ s.cri
 exact critic. Model <code>{{ s.model.source }}</code> ({{ s.model.revision }}), {{ s.steps }} steps,
 seed {{ s.seed }}{% if policy %}, agent policy <code>{{ policy }}</code>{% endif %}.</p>
 <pre>{{ r.command }}</pre>
-{% for t in tables %}
-<h2>{{ t.title }}</h2>
-<table><tr>{% for h in t.head %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-{% endfor %}
-<h2>Success versus budget</h2>
+""" + TABLES_HTML + """<h2>Success versus budget</h2>
 <img class="plot" alt="success versus budget" src="data:image/png;base64,{{ plot }}">
 {% if examples %}
 <h2>Examples: every method's answer, and the agent's tree</h2>

@@ -10,7 +10,8 @@ from typing import Any
 
 from evals.bench import plots
 from evals.bench.config import format_policy
-from evals.bench.report import false_accepts, false_drifts, jinja_env, num, pct, point
+from evals.bench.report import (TABLES_HTML, TABLES_MARKDOWN, false_accepts, false_drifts, jinja_env, num, pct,
+                                 point)
 
 DEFINITIONS = {
     "critic error rate": "the driving critic's expected share of wrong requirement verdicts: 0 is the exact "
@@ -136,18 +137,7 @@ exact critic. Model `{{ s.model.source }}` ({{ s.model.revision }}), {{ s.steps 
 {% endfor %}
 
 ![all-correct versus critic error rate](plots/noise.png)
-{% for t in tables %}
-
-## {{ t.title }}
-
-| {{ t.head | join(" | ") }} |
-|{% for _ in t.head %}---|{% endfor %}
-
-{% for row in t.rows %}
-| {{ row | join(" | ") }} |
-{% endfor %}
-{% endfor %}
-
+""" + TABLES_MARKDOWN + """
 ![success versus budget by level](plots/curves.png)
 
 ## Definitions
@@ -178,13 +168,7 @@ exact critic. Model <code>{{ s.model.source }}</code> ({{ s.model.revision }}), 
 <td>{% if lv.reused %}{{ lv.reused.methods | join(", ") }} from {{ lv.reused.from }}{% else %}–{% endif %}</td></tr>
 {% endfor %}</table>
 <img class="plot" alt="all-correct versus critic error rate" src="data:image/png;base64,{{ plots.noise }}">
-{% for t in tables %}
-<h2>{{ t.title }}</h2>
-<table><tr>{% for h in t.head %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-{% endfor %}
-<img class="plot" alt="success versus budget by level" src="data:image/png;base64,{{ plots.curves }}">
+""" + TABLES_HTML + """<img class="plot" alt="success versus budget by level" src="data:image/png;base64,{{ plots.curves }}">
 <h2>Definitions</h2><dl>
 {% for k, v in defs.items() %}<dt><b>{{ k }}</b></dt><dd>{{ v }}</dd>
 {% endfor %}</dl></body></html>
