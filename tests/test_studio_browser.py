@@ -1,6 +1,7 @@
-"""sculpt studio in a real browser: `sculpt studio` started on a free port with the shipped shapes
-model at 4 steps, driven by headless Chromium through Playwright (no browser download: Debian's
-chromium). One server and one browser for the module; each test starts its own run."""
+"""sculpt studio in a real browser: `sculpt studio` started on a free port as `make studio` starts it
+(the shipped shapes model at its own steps, the default budget), driven by headless Chromium through
+Playwright (no browser download: Debian's chromium). One server and one browser for the module; each
+test starts its own run."""
 from __future__ import annotations
 
 import json
@@ -46,8 +47,9 @@ def server(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENAI_API_KEY": SECRET, "SCULPT_CONFIG": "/nonexistent.toml"}
     log = runs.parent / "server.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "studio", "--port", str(port), "--out", str(runs),
-                                 "--steps", "4", "--budget", "12"], stdout=out, stderr=subprocess.STDOUT, env=env)
+        # Started as `make studio` starts it (no --steps, no --budget): the page's own defaults must work.
+        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "studio", "--port", str(port), "--out", str(runs)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -108,6 +110,19 @@ def rest(page, waiting_for: str | None = None) -> str:
 
 def tree(server, run_id) -> dict:
     return json.loads((server.runs / run_id / "tree.json").read_text())["nodes"]
+
+
+def test_a_newcomer_types_a_brief_and_presses_enter(page, server):
+    """The first thing a newcomer does, on the page's own defaults: no field may refuse its own value."""
+    assert page.input_value("#steps input") == "0"  # the model's own steps
+    page.fill("#msg textarea", BRIEF)
+    page.press("#msg textarea", "Enter")
+    page.wait_for_url("**/?run=*")
+    rest(page)
+    run_id = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["run"][0]
+    n1 = tree(server, run_id)["n1"]
+    assert n1["params"]["steps"] == 20  # the shapes model's recommended steps (its sculpt.json)
+    assert "Error" not in page.inner_text("#chat")
 
 
 def test_brief_image_checklist_then_variations_and_a_pick(page, server):

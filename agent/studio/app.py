@@ -53,7 +53,10 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
         ui.model = gr.Textbox(label="model", value=defaults.model, elem_id="model")
         with gr.Row():
             ui.seed = gr.Number(label="seed", value=0, precision=0, minimum=0, elem_id="seed")
-            ui.steps = gr.Number(label="steps", value=defaults.steps, precision=0, minimum=1)
+            # 0 stands for "the model's own" (the shapes model's 20, Flux schnell's 4, ...), as 0 seconds
+            # stands for "no limit": a blank field would reach Gradio as 0 and fail a minimum of 1.
+            ui.steps = gr.Number(label="steps (0: the model's own)", value=defaults.steps or 0, precision=0,
+                                 minimum=0, elem_id="steps")
         ui.apply = gr.Button("Apply images and critic to the open run", size="sm")
         ui.settings_note = gr.Markdown(elem_classes=["note"])
     gr.Markdown("## sculpt studio", elem_id="title")
