@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from tools.contracts import Defect, Region, Requirement
 
 __all__ = [
-    "Region", "Requirement", "Verdict", "Defect", "Usage", "Recommendation", "Critique", "Ranking",
+    "Region", "Requirement", "Verdict", "Defect", "Located", "Usage", "Recommendation", "Critique", "Ranking",
     "DriftReport", "Action", "ToolKind",
 ]
 
@@ -57,6 +57,17 @@ class Verdict(BaseModel):
     region: Region | None = None  # where the fix belongs, for a local failure
 
 
+class Located(BaseModel):
+    """An object the critic (or its localiser) found in the image, whether or not it passes: repaints
+    spare the boxes of what is right, and a claimed loss outside a repaint can be checked."""
+
+    label: str  # what it is, in the brief's words ("red circle")
+    region: Region
+    group: str | None = None  # the brief's object it was matched to (Requirement.group), if any
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    source: Literal["critic", "localiser", "person"] = "critic"
+
+
 class Recommendation(BaseModel):
     """The critic's own suggestion for the next move; the decision rules validate it."""
 
@@ -74,6 +85,7 @@ class Critique(BaseModel):
     score: float = Field(ge=0.0, le=1.0)
     defects: list[Defect] = Field(default_factory=list)
     recommended: Recommendation | None = None
+    objects: list[Located] = Field(default_factory=list)  # where things are, passing or not
     summary: str = ""
     critic: str = ""  # identity of the critic that produced it
     prompt_version: str | None = None  # template name@version for model critics
