@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from agent.policy import belief
 from agent.store import RunStore
 from agent.tree import ROOT, Tree, TreeNode
 from tools.files import atomic_write
@@ -41,16 +42,14 @@ def critique_details(store: RunStore, node: TreeNode) -> dict[str, Any]:
         full = json.loads((store.root / node.critique.file).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    believed = node.passed
-    return {v["id"]: {**v, "critic": v.get("passed"), "passed": v["id"] in believed}
-            for v in full.get("verdicts", [])}
+    return {v["id"]: v for v in belief.verdicts(node, full.get("verdicts", []))}
 
 
 def _tree(tree: Tree, best_path: set[str], node_id: str) -> dict[str, Any]:
     node = tree[node_id]
     regions = node.action.regions if node.action else []
     return {
-        "id": node_id, "image": node.image, "score": node.score, "outcome": node.outcome,
+        "id": node_id, "image": node.image, "score": belief.score(node), "outcome": node.outcome,
         "on_best_path": node_id in best_path, "edge": edge_label(node),
         "reason": node.action.reason if node.action else "", "prompt": node.prompt,
         "seed": node.seed, "lost": node.lost, "error": node.critique_error or "; ".join(node.tool_errors),
@@ -76,7 +75,7 @@ def render_report(store: RunStore, state: dict, budget: Any = None) -> str:
     budget = budget.limits() if hasattr(budget, "limits") else (budget or {})
     return _ENV.get_template("report.html.j2").render(
         state=state, info=info, budget=budget, best=best, best_node=nodes.get(best) if best else None,
-        best_score=nodes[best].score if best else None, tree=_tree(tree, best_path, ROOT)
+        best_score=belief.score(nodes[best]) if best else None, tree=_tree(tree, best_path, ROOT)
         if ROOT in tree else None, imaged=imaged, matrix=matrix, nodes=nodes,
         decisions=[e for e in events if e.get("node") in ("decide", "select", "backtrack", "ask_human", "finish")],
     )

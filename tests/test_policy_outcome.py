@@ -3,7 +3,7 @@ must fire and where it must not, and what it changes at the origin."""
 from __future__ import annotations
 
 from agent.contracts import Action, Region
-from agent.policy import PolicyConfig, judge
+from agent.policy import PolicyConfig, belief, judge
 from agent.policy.outcome import judge_unjudged, needs_drift_check
 from agent.policy.tabu import action_class
 from agent.tree import ROOT, Tree, TreeNode
@@ -154,7 +154,7 @@ def test_one_dissenting_witness_is_a_tie_and_two_are_a_dispute():
     j = judge_witness(t, "n1", "n2", {"best": "n1"})
     assert j.outcome == "disputed" and j.current == "n2"
     node = t["n1"].model_copy(update=j.node_updates["n1"])
-    assert node.failed == ["g0.object"] and node.score == 0.75
+    assert belief.failed(node) == ["g0.object"] and belief.score(node) == 0.75
 
 
 def test_a_claimed_loss_where_no_pixel_changed_is_doubted_only_for_a_fallible_critic():

@@ -1,7 +1,8 @@
 """When to stop (agent/policy/stopping.py): critic failures, plateaus, nothing left."""
 from __future__ import annotations
 
-from agent.policy import Budget, PolicyConfig, decide
+from agent.policy import Budget, PolicyConfig
+from agent.policy import next_move as decide
 from agent.policy.stopping import after_critic_error, before_action, critic_unreachable, remaining_images
 from agent.status import Status
 from tests.policy_states import crit, state

@@ -59,7 +59,7 @@ def test_no_strength_is_so_low_that_the_sampler_runs_no_step():
     assert strength.runnable(0.35, 2) == 0.5 and strength.runnable(0.35, 20) == 0.35
     assert strength.runnable(0.25, 4) == 0.25 and strength.runnable(0.2, 3) == 0.34
     assert strength.runnable(0.3, None) == 0.3
-    from agent.policy import decide
+    from agent.policy import next_move as decide
     from tests.policy_states import BUDGET, crit, state
 
     d = decide(state(crit(failed=["g0.object"])), CFG, BUDGET, steps=2)

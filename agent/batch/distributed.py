@@ -28,6 +28,7 @@ from agent.batch.manifest import Manifest, batch_lock
 from agent.batch.night import NightBudget, Spent, spent_by
 from agent.batch.pool import Slot, WorkerPool
 from agent.batch.report import write_morning_report
+from agent.policy import belief
 from agent.spec import RunSpec, spec_with
 from agent.status import Status
 from agent.tree import Tree
@@ -39,7 +40,7 @@ RETRY_BUSY = 5.0  # seconds before a brief someone else holds is tried again
 
 
 @dataclass
-class Snapshot:
+class NightProgress:
     """Where the night stands, for a live display."""
 
     workers: list[Slot]
@@ -56,7 +57,7 @@ class Snapshot:
 
 
 def run_batch_on_ray(briefs: Path, out: Path, template: RunSpec, pool: WorkerPool, *,
-                     night: NightBudget | None = None, on_progress: Callable[[Snapshot], None] | None = None) -> dict:
+                     night: NightBudget | None = None, on_progress: Callable[[NightProgress], None] | None = None) -> dict:
     """Run every brief of the file on the pool's workers; returns the manifest (out/batch.json)."""
     items = read_briefs(briefs, template.seed)
     # Workers elsewhere do not share this process's working directory: give them absolute paths.
@@ -67,7 +68,7 @@ def run_batch_on_ray(briefs: Path, out: Path, template: RunSpec, pool: WorkerPoo
     with batch_lock(out):
         manifest = Manifest(out)
         manifest.start_night(briefs, night or NightBudget())
-        return _Driver(items, out, template, pool, manifest, night or NightBudget(), on_progress).run()
+        return _Night(items, out, template, pool, manifest, night or NightBudget(), on_progress).run()
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -79,7 +80,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-class _Driver:
+class _Night:
     def __init__(self, items, out: Path, template: RunSpec, pool: WorkerPool, manifest: Manifest,
                  night: NightBudget, on_progress):
         self.items, self.out, self.pool, self.manifest, self.night = items, out, pool, manifest, night
@@ -239,7 +240,7 @@ class _Driver:
         spend, best = tree.get("spend") or {}, tree.get("best")
         node = Tree(tree.get("nodes") or {})[best] if best in (tree.get("nodes") or {}) else None
         return {"generations": spend.get("generations", 0), "usd": round(spend.get("usd", 0.0), 6),
-                "best_score": node.score if node and node.critique else None,
+                "best_score": belief.score(node) if node and node.critique else None,
                 "best_image": f"{RUNS}/{key}/{node.image}" if node and node.image else None}
 
     def progress(self) -> None:
@@ -250,7 +251,7 @@ class _Driver:
         running = len(self.running())
         minutes = max(time.time() - self.t0, 1e-6) / 60
         accepted = sum(e.get("status") == Status.ACCEPTED for e in self.manifest.items.values())
-        snap = Snapshot(workers=list(self.pool.slots), done=done, running=running,
+        snap = NightProgress(workers=list(self.pool.slots), done=done, running=running,
                         queued=len(self.items) - done - running, accepted=accepted, total=len(self.items),
                         spent=spent, limits=self.night.limits(), per_minute=(spent.images - self.images0) / minutes,
                         stopped=self.stopped, finished=self.finished)

@@ -23,7 +23,7 @@ from agent.answers import ANSWERS, Branch, Feedback, Pick, RedoRegion, Vary, rea
 from agent.context import RunContext, context_of
 from agent.contracts import Action
 from agent.nodes.common import checklist_of, emit, load_critique, sampler_steps
-from agent.policy import strength
+from agent.policy import belief, strength
 from agent.policy.stopping import before_action, remaining_images
 from agent.status import Status
 from agent.tree import ROOT, Tree
@@ -33,12 +33,12 @@ def _question(ctx: RunContext, state: dict, tree: Tree) -> dict[str, Any]:
     cur = tree[state["current"]]
     crit = load_critique(ctx, cur)
     batch = tree.last_batch()
-    believed = cur.passed  # the critic's verdicts corrected by witnesses and pixel checks (tree.py)
     return {
-        "node": cur.id, "image": cur.image, "score": cur.score, "best": state.get("best"),
-        "verdicts": [{"id": v.id, "passed": v.id in believed, "critic": v.passed, "evidence": v.evidence}
-                     for v in crit.verdicts] if crit else [],
-        "variations": [{"node": i, "image": tree[i].image, "score": tree[i].score} for i in batch]
+        "node": cur.id, "image": cur.image, "score": belief.score(cur), "best": state.get("best"),
+        # The critic's verdicts corrected by witnesses and pixel checks (policy/belief.py).
+        "verdicts": belief.verdicts(cur, [v.model_dump(include={"id", "passed", "evidence"})
+                                          for v in crit.verdicts]) if crit else [],
+        "variations": [{"node": i, "image": tree[i].image, "score": belief.score(tree[i])} for i in batch]
         if len(batch) > 1 else [],
         "report": str(ctx.store.report_path), "options": list(ANSWERS), "error": state.get("question_error"),
     }

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import RunContext, context_of
 from agent.nodes.common import emit
+from agent.policy import belief
 from agent.report import write_report
 from agent.status import Status, status_of
 from agent.tree import Tree
@@ -23,6 +24,6 @@ def finish(state: dict, runtime: Runtime[RunContext]) -> dict:
     update = {"status": status.value, "step": state.get("step", 0) + 1}
     write_report(ctx.store, {**state, **update}, ctx.budget)
     emit(ctx, state, "finish", status=status.value, reason=state.get("stop_reason"), best=best,
-         best_score=Tree(state["nodes"])[best].score if best else None, spend=state.get("spend"),
+         best_score=belief.score(Tree(state["nodes"])[best]) if best else None, spend=state.get("spend"),
          counters=state.get("counters"))
     return update

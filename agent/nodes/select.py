@@ -14,6 +14,7 @@ from agent.context import RunContext, context_of
 from agent.contracts import Action
 from agent.critics.base import CriticError
 from agent.nodes.common import checklist_of, emit, load_critique
+from agent.policy import belief
 from agent.policy import outcome as policy_outcome
 from agent.state import add_numbers
 from agent.tree import ROOT, Tree
@@ -29,8 +30,7 @@ def _rank_new(ctx: RunContext, state: dict, tree: Tree, ids: list[str]) -> tuple
     try:
         ranking = ctx.critic.rank(images, state["brief"], checklist_of(state), critiques=critiques)
     except CriticError as exc:
-        by_score = sorted(ids, key=lambda i: (-tree[i].score, tree[i].seq))
-        return by_score, exc.usage.as_spend(), f"the critic could not rank ({exc}); ranked by score"
+        return belief.by_score(tree, ids), exc.usage.as_spend(), f"the critic could not rank ({exc}); ranked by score"
     return [ids[k] for k in ranking.order], ranking.usage.as_spend(), None
 
 
@@ -38,7 +38,7 @@ def _lost(ctx: RunContext, state: dict, tree: Tree, origin_id: str,
           child_id: str) -> tuple[list[str], dict, str | None]:
     """Requirements that held at the origin and fail in the child, by the critic's drift check."""
     origin, child = tree[origin_id], tree[child_id]
-    held = sorted(origin.passed)
+    held = sorted(belief.passed(origin))
     try:
         report = ctx.critic.drift(ctx.store.load_image(origin.image), ctx.store.load_image(child.image),
                                   state["brief"], checklist_of(state), held,
@@ -59,7 +59,7 @@ def select(state: dict, runtime: Runtime[RunContext]):
     if not new:
         return Command(goto=goto, update={"step": step})
     if new == [ROOT]:  # the person's start image, now critiqued
-        emit(ctx, state, "select", node_id=ROOT, outcome="start", score=tree[ROOT].score)
+        emit(ctx, state, "select", node_id=ROOT, outcome="start", score=belief.score(tree[ROOT]))
         return Command(goto=goto, update={"new_nodes": [], "step": step, "current": ROOT,
                                           "best": ROOT if tree[ROOT].critique else None})
     origin_id = tree[new[0]].origin
@@ -73,7 +73,7 @@ def select(state: dict, runtime: Runtime[RunContext]):
     if action.check:  # a witness: it confirms or disputes the node it redrew
         j = policy_outcome.judge_witness(tree, action.check, ids[0], state)
         emit(ctx, state, "select", node_id=ids[0], origin=action.check, outcome=j.outcome, reason=j.reason,
-             score=tree[ids[0]].score, best=j.best)
+             score=belief.score(tree[ids[0]]), best=j.best)
         return Command(goto=goto, update={"nodes": j.node_updates, "new_nodes": [], "best": j.best, "step": step,
                                           "since_best": j.since_best, "current": j.current, "counters": j.counters})
     ranked, spend, note = _rank_new(ctx, state, tree, ids)
@@ -89,7 +89,7 @@ def select(state: dict, runtime: Runtime[RunContext]):
     for nid, fields in j.node_updates.items():
         updates[nid] = {**updates.get(nid, {}), **fields}
     emit(ctx, state, "select", node_id=child_id, origin=origin_id, outcome=j.outcome, reason=j.reason,
-         score=tree[child_id].score, best=j.best, ranked=ranked if len(ranked) > 1 else None, critic_error=note)
+         score=belief.score(tree[child_id]), best=j.best, ranked=ranked if len(ranked) > 1 else None, critic_error=note)
     update = {"nodes": updates, "new_nodes": [], "best": j.best, "since_best": j.since_best,
               "below_best": j.below_best, "step": step, "spend": spend, "counters": j.counters}
     if j.backtrack_to is not None:

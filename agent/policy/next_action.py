@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.contracts import Action
-from agent.policy import strength
+from agent.policy import belief, strength
 from agent.policy.config import Budget, PolicyConfig
 from agent.policy.stopping import before_action, budget_spent, nothing_left, plateaued, remaining_images
 from agent.policy.tabu import why_banned
@@ -40,7 +40,7 @@ GLOBAL_KINDS = {"background", "style"}
 # sizes, and a rebuild keeps the broad layout, so neither fixes these; a repaint or a fresh sample can.
 LAYOUT_KINDS = {"position", "relation", "count", "size"}
 
-Rewrite = Literal["prompt", "region"]
+RewriteJob = Literal["prompt", "region"]
 
 
 class Decision(BaseModel):
@@ -49,44 +49,44 @@ class Decision(BaseModel):
 
     route: Literal["generate", "accept", "stop"]
     action: Action | None = None
-    rewrite: Rewrite | None = None
+    rewrite: RewriteJob | None = None
     reason: str = ""
     notes: list[str] = Field(default_factory=list)
     status: Status | None = None  # route "stop"
 
 
-def decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool = True,
+def next_move(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool = True,
            steps: int | None = None) -> Decision:
     """The next move at the current node. ``trust_critic``: the critic is ground truth (the exact
     shapes critic); a model critic is not, and its passes are confirmed before they are accepted.
     ``steps``: the sampler's steps, below which no strength may go (policy/strength.py)."""
-    d = _decide(state, cfg, budget, trust_critic, steps)
+    d = _next_move(state, cfg, budget, trust_critic, steps)
     if d.action is not None and d.action.strength is not None:  # witnesses and first images
         d.action = d.action.model_copy(update={"strength": strength.runnable(d.action.strength, steps)})
     return d
 
 
-def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, steps: int | None) -> Decision:
+def _next_move(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, steps: int | None) -> Decision:
     tree = Tree(state["nodes"])
     cur_id = state.get("current") or ROOT
     node = tree[cur_id]
     crit = node.critique
-    worst = min(node.margins().values(), default=-1)
+    worst = min(belief.margins(node).values(), default=-1)
     can_witness = _can_witness(node, state, cfg, budget, trust_critic)
-    if crit and worst > 0 and node.score >= cfg.accept_score:
+    if crit and worst > 0 and belief.score(node) >= cfg.accept_score:
         if can_witness and not node.witnesses:
-            return _witness(state, cur_id, cfg, f"all {len(node.passed)} requirements pass; a light redraw is "
+            return _witness(state, cur_id, cfg, f"all {len(belief.passed(node))} requirements pass; a light redraw is "
                                                 "judged too, to confirm before accepting")
-        confirmed = f" and {len(node.witnesses)} light redraw(s) confirmed it" if node.confirmed else ""
-        return Decision(route="accept", reason=f"all {len(node.passed)} requirements pass (score "
-                                               f"{node.score:.2f}){confirmed}")
+        confirmed = f" and {len(node.witnesses)} light redraw(s) confirmed it" if belief.confirmed(node) else ""
+        return Decision(route="accept", reason=f"all {len(belief.passed(node))} requirements pass (score "
+                                               f"{belief.score(node):.2f}){confirmed}")
     if crit and worst == 0 and can_witness:
-        return _witness(state, cur_id, cfg, f"a redraw disagreed on {', '.join(node.ties)}: one more look decides")
+        return _witness(state, cur_id, cfg, f"a redraw disagreed on {', '.join(belief.ties(node))}: one more look decides")
     # Not at a witness itself: its failures are already the second look at the image it redrew.
     is_witness = node.action is not None and node.action.check is not None
     if crit and can_witness and cfg.confirm_failure and not node.witnesses and not is_witness \
-            and len(node.failed) == 1:
-        return _witness(state, cur_id, cfg, f"only {node.failed[0]} fails: a light redraw is judged too, to "
+            and len(belief.failed(node)) == 1:
+        return _witness(state, cur_id, cfg, f"only {belief.failed(node)[0]} fails: a light redraw is judged too, to "
                                             "check the failure before repairing it")
     stop = before_action(state, cfg, budget)
     if stop:
@@ -137,17 +137,17 @@ def unproductive_edits(node: TreeNode) -> int:
 
 
 def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig,
-                notes: list[str]) -> list[tuple[Action, str, Rewrite | None]]:
+                notes: list[str]) -> list[tuple[Action, str, RewriteJob | None]]:
     """Every action the rules would take at this node, best first: (action, reason, rewrite job)."""
-    out: list[tuple[Action, str, Rewrite | None]] = []
+    out: list[tuple[Action, str, RewriteJob | None]] = []
     negative = state.get("negative_prompt")
-    failed = node.failed
+    failed = belief.failed(node)
     if cfg.follow_critic and crit.recommended:
         action, note = _from_recommendation(node, crit, cfg)
         if note:
             notes.append(note)
         if action is not None:
-            job: Rewrite | None = "region" if action.kind == "inpaint" and not action.prompt else (
+            job: RewriteJob | None = "region" if action.kind == "inpaint" and not action.prompt else (
                 "prompt" if action.kind in ("txt2img", "img2img") and not action.prompt else None)
             out.append((action, note, job))
     if plateaued(state, cfg):
@@ -168,23 +168,23 @@ def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, 
     polish = not failed  # every requirement holds, the critic still marks it down
     layout_fail = any(kinds.get(f) in LAYOUT_KINDS for f in failed)
     only_layout = bool(failed) and all(kinds.get(f) in LAYOUT_KINDS for f in failed)
-    if polish or (node.score >= cfg.near_miss and not global_fail and not layout_fail):
+    if polish or (belief.score(node) >= cfg.near_miss and not global_fail and not layout_fail):
         s = strength.for_edit(node, "variations", cfg)
-        why = (f"every requirement passes but the critic rates it {node.score:.2f}: polish with" if polish else
-               f"near miss (score {node.score:.2f}) with no region to blame:")
+        why = (f"every requirement passes but the critic rates it {belief.score(node):.2f}: polish with" if polish else
+               f"near miss (score {belief.score(node):.2f}) with no region to blame:")
         # prompt=None: the node's own prompt, which may be a rewrite or carry the person's feedback.
         out.append((Action(kind="variations", n=cfg.variations_n, strength=s, negative_prompt=negative),
                     f"{why} {cfg.variations_n} variations at strength {s}", None))
-    if node.passed and not (only_layout and not cfg.rebuild_layout):
+    if belief.passed(node) and not (only_layout and not cfg.rebuild_layout):
         s = strength.for_edit(node, "img2img", cfg)
         out.append((Action(kind="img2img", strength=s, negative_prompt=negative),
                     (f"global failure ({', '.join(failed)})" if failed else
                      "polishing by variations is exhausted") +
                     f": rewrite the prompt and rebuild at strength {s}, keeping what holds", "prompt"))
-    elif node.passed:
+    elif belief.passed(node):
         notes.append("no rebuild: what fails is layout, which a rebuild keeps")
     out.append((Action(kind="txt2img", negative_prompt=negative),
-                f"{'nothing holds' if not node.passed else 'other fixes exhausted'}: rewrite the "
+                f"{'nothing holds' if not belief.passed(node) else 'other fixes exhausted'}: rewrite the "
                 "prompt and start a new image", "prompt"))
     return out
 
@@ -193,11 +193,11 @@ def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyCo
                notes: list[str]) -> tuple[Action, str] | None:
     """An inpaint of the regions where the failures are, one object group at a time."""
     requirements = {r["id"]: r for r in state["checklist"]}
-    failed = node.failed
+    failed = belief.failed(node)
     # "Confined to a region while the rest passes": a global requirement failing, or too little
     # holding to build on, makes it a global failure, whatever regions the critic offers.
     if any(requirements.get(f, {}).get("kind", "other") in GLOBAL_KINDS for f in failed) \
-            or node.score < cfg.local_min_score:
+            or belief.score(node) < cfg.local_min_score:
         return None
     # Defects of requirements the agent believes hold (a failure the pixels contradict) are not fixed.
     defects = [d for d in crit.defects if d.region and d.kind != "global"

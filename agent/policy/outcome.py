@@ -24,25 +24,23 @@ look say otherwise:
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agent.contracts import Action
-from agent.policy import strength, tabu
+from agent.policy import belief, strength, tabu
 from agent.policy.config import PolicyConfig
 from agent.contracts import Region
 from agent.policy.next_action import GLOBAL_KINDS
 from agent.tree import Outcome, Tree, TreeNode, merge_nodes
 
-Move = Literal["progress", "fresh", "no-progress", "drift", "stagnation", "failed", "confirmed", "tie",
-               "disputed"]
 
 
 class Judgement(BaseModel):
     """What a new image meant, and what changes because of it."""
 
-    outcome: Move  # what happened; "stagnation" when the step ended a run of steps below the best
+    outcome: Outcome  # what happened; "stagnation" when the step ended a run of steps below the best
     reason: str
     origin: str
     child: str | None = None  # the new image judged (the best-ranked, for variations)
@@ -101,9 +99,9 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
     lost = [r for r in claimed_lost if r not in doubted]
     restart = action.kind == "txt2img"
     outside = (child.outside_change or 0.0) > cfg.outside_tolerance
-    gained = child.passed - origin.passed
+    gained = belief.passed(child) - belief.passed(origin)
     previous_best = state.get("best")
-    best = tree.best() or child_id
+    best = belief.best(tree) or child_id
     improved_best = best != previous_best
     origin_update: dict[str, Any] = {}
     strengths = dict(origin.strengths)
@@ -120,11 +118,11 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
         if best == child_id:
             current = child_id  # it lost something but is still the best node in the tree: stay there
         else:
-            backtrack_to = best if set(lost) <= tree[best].passed else origin_id
+            backtrack_to = best if set(lost) <= belief.passed(tree[best]) else origin_id
             current = backtrack_to
-    elif child.score > origin.score or (gained and not restart):
+    elif belief.score(child) > belief.score(origin) or (gained and not restart):
         outcome, why, current = "progress", f"gained {', '.join(sorted(gained)) or 'score'}", child_id
-    elif restart and child.score >= origin.score:
+    elif restart and belief.score(child) >= belief.score(origin):
         outcome, why, current = "fresh", "a new start scoring as well as the current node", child_id
     else:
         outcome, why, current = "no-progress", "nothing new holds", origin_id
@@ -142,8 +140,8 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
 
     # A fresh branch gets its own plateau window; a restart that lost to the current node does not.
     since_best = 0 if improved_best or (restart and current == child_id) else state.get("since_best", 0) + 1
-    below = state.get("below_best", 0) + 1 if tree[current].score < tree[best].score else 0
-    move: Move = outcome
+    below = state.get("below_best", 0) + 1 if belief.score(tree[current]) < belief.score(tree[best]) else 0
+    move: Outcome = outcome
     if backtrack_to is None and below >= cfg.stagnation_k:
         backtrack_to, why, move = best, f"{why}; {below} steps below the best node {best}", "stagnation"
     return Judgement(outcome=move, reason=why, origin=origin_id, child=child_id, current=current,
@@ -165,15 +163,15 @@ def judge_witness(tree: Tree, node_id: str, witness_id: str, state: dict[str, An
     dispute a pass — then the agent goes on from the witness, where the critic points at the fault."""
     node, witness = tree[node_id], tree[witness_id]
     said = set(witness.critique.passed) if witness.critique else set()
-    votes = {r: node.votes.get(r, 0) + (1 if r in said else -1) for r in node.margins()}
+    votes = {r: node.votes.get(r, 0) + (1 if r in said else -1) for r in belief.margins(node)}
     updated = node.model_copy(update={"votes": votes, "witnesses": node.witnesses + [witness_id]})
-    margins = updated.margins()
+    margins = belief.margins(updated)
     if all(m > 0 for m in margins.values()):
         move, current = "confirmed", node_id
         why = f"a light redraw ({witness_id}) passes what {node_id} passes: confirmed"
     elif all(m >= 0 for m in margins.values()):
         move, current = "tie", node_id
-        why = (f"a light redraw ({witness_id}) fails {', '.join(updated.ties)}, which {node_id} passes: one "
+        why = (f"a light redraw ({witness_id}) fails {', '.join(belief.ties(updated))}, which {node_id} passes: one "
                "more look decides")
     else:
         move, current = "disputed", witness_id
@@ -181,7 +179,7 @@ def judge_witness(tree: Tree, node_id: str, witness_id: str, state: dict[str, An
         why = (f"the light redraws of {node_id} fail {', '.join(lost)}: taken as failing; the agent goes on "
                f"from {witness_id}, where the critic points at what is wrong")
     updates = {node_id: {"votes": votes, "witnesses": updated.witnesses}, witness_id: {"outcome": move}}
-    best = Tree(merge_nodes(_raw(tree), updates)).best()
+    best = belief.best(Tree(merge_nodes(_raw(tree), updates)))
     improved = best != state.get("best")
     return Judgement(outcome=move, reason=why, origin=node_id, child=witness_id, current=current, best=best,
                      since_best=0 if improved else state.get("since_best", 0) + 1, below_best=0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
+from agent.policy import belief
 from agent.report import edge_label
 from agent.studio.views import Snapshot, checklist_html
 from agent.tree import ROOT, Tree
@@ -47,7 +48,7 @@ def _card(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: 
             for r in (node.action.regions if node.action else []))
         thumb = (f"<div class='thumb'><img src='{file_url(snap.image(node.image))}' alt='{node_id}' "
                  f"loading='lazy'>{regions}</div>")
-    score = f"{node.score:.2f}" if node.score >= 0 else "—"
+    score = f"{belief.score(node):.2f}" if belief.score(node) >= 0 else "—"
     badges = ""
     if node.outcome:
         badges += f"<span class='badge {node.outcome}'>{node.outcome}</span>"
@@ -84,8 +85,8 @@ def node_summary(snap: Snapshot, node_id: str | None) -> str:
         return "Click an image in the tree to select it."
     n = snap.nodes[node_id]
     bits = [f"**{node_id}** · {edge_label(n)}" + (f" from {n.parent}" if n.parent and n.parent != ROOT else "")]
-    if n.score >= 0:
-        bits.append(f"score {n.score:.2f}" + (f" · {n.outcome}" if n.outcome else ""))
+    if belief.score(n) >= 0:
+        bits.append(f"score {belief.score(n):.2f}" + (f" · {n.outcome}" if n.outcome else ""))
     if n.action and n.action.reason:
         bits.append(f"why: {html.escape(n.action.reason)}")
     if n.prompt:
@@ -105,7 +106,7 @@ def compare_html(snap: Snapshot | None, a: str | None, b: str | None) -> str:
             cols.append("<div class='cmp-col muted'>choose a node</div>")
             continue
         n = snap.nodes[node_id]
-        score = f"{n.score:.2f}" if n.score >= 0 else "—"
+        score = f"{belief.score(n):.2f}" if belief.score(n) >= 0 else "—"
         cols.append(f"<div class='cmp-col' data-cmp='{node_id}'><img src='{file_url(snap.image(n.image))}' alt='{node_id}'>"
                     f"<div><b>{node_id}</b> · {html.escape(edge_label(n))} · score {score}</div>"
                     f"{checklist_html(snap, node_id)}</div>")

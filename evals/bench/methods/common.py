@@ -1,4 +1,4 @@
-"""What a method gets (a :class:`Trial`) and gives back (an :class:`Outcome`), and the driving critic.
+"""What a method gets (a :class:`Trial`) and gives back (a :class:`MethodResult`), and the driving critic.
 
 A method sees one brief, one seed, one budget and an engine proxy that enforces the budget. It
 returns every image it made, in order, and its answer after each image, so the success-versus-
@@ -70,7 +70,7 @@ class Shot:
 
 
 @dataclass
-class Outcome:
+class MethodResult:
     shots: list[Shot]
     # choice[k-1]: index into shots of the method's answer after k images (None: no answer yet).
     choice: list[int | None]
@@ -99,7 +99,7 @@ def best_so_far(scores: list[float | None]) -> list[int]:
     return out
 
 
-class Driver:
+class DrivingCritic:
     """The critic that drives a method: plans once, critiques, and keeps what it cost."""
 
     def __init__(self, trial: Trial):
