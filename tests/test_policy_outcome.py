@@ -7,7 +7,7 @@ from agent.policy import PolicyConfig, belief, judge
 from agent.policy.outcome import judge_unjudged, needs_drift_check
 from agent.policy.tabu import action_class
 from agent.tree import ROOT, Tree, TreeNode
-from tests.policy_states import IDS, crit
+from tests.policy_states import IDS, crit, state
 
 CFG = PolicyConfig()
 VARY = Action(kind="variations", n=3, strength=0.35, seeds=[5, 6, 7])
@@ -174,3 +174,38 @@ def test_a_claimed_loss_where_no_pixel_changed_is_doubted_only_for_a_fallible_cr
     # A whole-image edit changes everything: nothing to contradict.
     everywhere = child.model_copy(update={"changed_share": 0.9, "changed_box": Region(x0=0, y0=0, x1=1, y1=1)})
     assert doubtful_losses(everywhere, claimed, kinds, CFG, trust_critic=False) == []
+
+
+def test_a_change_below_the_decoding_noise_is_no_change():
+    from PIL import Image
+
+    from agent.policy.outcome import CHANGED, measure_change
+
+    a = Image.new("RGB", (10, 10), (100, 100, 100))
+    b = a.copy()
+    b.putpixel((2, 3), (100 + CHANGED, 100, 100))  # at the threshold: noise
+    assert measure_change(a, b)["changed_box"] is None and measure_change(a, b)["changed_share"] == 0
+    b.putpixel((7, 8), (100 + CHANGED + 1, 100, 100))
+    m = measure_change(a, b)
+    assert m["changed_share"] == 0.01 and m["changed_box"] == {"x0": 0.7, "y0": 0.8, "x1": 0.8, "y1": 0.9}
+    assert measure_change(a, Image.new("RGB", (5, 5)))["change"] == 1.0  # another size: all changed
+
+
+def test_a_tool_error_bans_the_action_where_the_next_decision_looks_for_it():
+    from agent.policy.outcome import after_tool_error, tool_error_site
+
+    t = state(crit(["g0.object"]))
+    tree = Tree(t["nodes"])
+    txt = Action(kind="txt2img", prompt="p")
+    edit = Action(kind="img2img", strength=0.8)
+    assert tool_error_site(txt, "n1") == ROOT and tool_error_site(edit, "n1") == "n1"
+    update = after_tool_error(tree["n1"], edit, "CUDA out of memory" + "!" * 400)
+    assert update["tabu"] == [action_class(edit)] and update["failures"] == {"img2img": 1}
+    assert update["tool_errors"][0].startswith("img2img: CUDA out of memory") and len(update["tool_errors"][0]) == 300
+
+
+def test_losses_are_what_held_and_now_fails():
+    from agent.policy.outcome import losses
+
+    assert losses(["g0.object", "background"], ["background", "g1.object"]) == ["background"]
+    assert losses([], ["background"]) == []

@@ -13,6 +13,7 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, DriftReport, Ranking, Requirement, Usage
+from agent.policy.outcome import losses
 from tools.errors import SculptError, Unreachable
 
 
@@ -104,7 +105,7 @@ class Critic(ABC):
               held: list[str], after_critique: Critique | None = None) -> DriftReport:
         """Which of the requirements that ``held`` in ``before`` are lost in ``after``."""
         crit = after_critique or self.critique(after, brief, checklist)
-        lost = [rid for rid in held if rid in crit.failed_ids]
+        lost = losses(held, crit.failed_ids)
         evidence = "; ".join(f"{rid}: {crit.verdict(rid).evidence}" for rid in lost if crit.verdict(rid))
         return DriftReport(lost=lost, evidence=evidence,
                            usage=Usage() if after_critique else crit.usage)

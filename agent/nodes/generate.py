@@ -7,7 +7,6 @@ agent decides again.
 """
 from __future__ import annotations
 
-import numpy as np
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 from PIL import Image, ImageChops
@@ -15,7 +14,7 @@ from PIL import Image, ImageChops
 from agent.context import RunContext, context_of
 from agent.contracts import Action
 from agent.nodes.common import emit, node_prompt
-from agent.policy import tabu
+from agent.policy import outcome as policy_outcome
 from agent.tree import ROOT, Tree, TreeNode, new_node_id
 from tools.engine.masks import changed_outside, region_mask
 from tools.errors import InputError, ToolError, UnsupportedTaskError
@@ -26,26 +25,6 @@ def _union_mask(regions, size, pad) -> Image.Image:
     for r in regions:
         mask = ImageChops.lighter(mask, region_mask(r, size, pad))
     return mask
-
-
-CHANGED = 8  # of 255: a pixel moved by less than this (decoding noise) did not change
-
-
-def measure_change(a: Image.Image, b: Image.Image) -> dict:
-    """How much an edit moved the image, and where: the mean absolute change (0..1), the share of
-    pixels that changed, and the box around them (None when none did)."""
-    if a.size != b.size:
-        return {"change": 1.0, "changed_share": 1.0, "changed_box": {"x0": 0, "y0": 0, "x1": 1, "y1": 1}}
-    diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
-    moved = diff.max(axis=-1) > CHANGED
-    out = {"change": round(float(diff.mean() / 255), 4), "changed_share": round(float(moved.mean()), 4),
-           "changed_box": None}
-    if moved.any():
-        ys, xs = np.nonzero(moved)
-        h, w = moved.shape
-        out["changed_box"] = {"x0": xs.min() / w, "y0": ys.min() / h, "x1": (xs.max() + 1) / w,
-                              "y1": (ys.max() + 1) / h}
-    return out
 
 
 def run_action(ctx: RunContext, action: Action, source: Image.Image | None):
@@ -80,14 +59,11 @@ def generate(state: dict, runtime: Runtime[RunContext]):
     except (UnsupportedTaskError, ToolError, InputError) as exc:
         # InputError too: arguments the engine refuses (an edit it cannot make at this size, say) came
         # from a decision, so they are a failed action to avoid, not a reason to stop the run.
-        # Banned where decide looks for it: txt2img at the root, edits at their origin.
-        where = ROOT if action.kind == "txt2img" else origin
-        node = tree[where]
+        where = policy_outcome.tool_error_site(action, origin)
         emit(ctx, state, "generate", key="failed", action=action.to_state(), error=str(exc))
         return Command(goto="decide", update={
             "pending": None, "step": step + 1, "counters": {"tool_errors": 1},
-            "nodes": {where: {**tabu.mark_tabu(node, action),
-                              "tool_errors": node.tool_errors + [f"{action.kind}: {exc}"[:300]]}}})
+            "nodes": {where: policy_outcome.after_tool_error(tree[where], action, str(exc))}})
     children: dict[str, dict] = {}
     new_ids: list[str] = []
     seq = tree.next_seq()
@@ -102,7 +78,7 @@ def generate(state: dict, runtime: Runtime[RunContext]):
             action=action, prompt=action.prompt, scene_prompt=scene, negative_prompt=action.negative_prompt,
             seed=record.seeds[i], params=params, image=rel, image_hash=digest,
             engine_seconds=round(record.wall_time / len(record.images), 4),
-            **(measure_change(source, image) if source is not None else {}))
+            **(policy_outcome.measure_change(source, image) if source is not None else {}))
         if action.kind == "inpaint":
             # With paste-back this is 0 by construction; measured anyway, because drift is defined
             # by what the pixels did, not by what the engine promised.

@@ -45,7 +45,7 @@ def _lost(ctx: RunContext, state: dict, tree: Tree, origin_id: str,
                                   after_critique=load_critique(ctx, child))
     except CriticError as exc:
         # The critiques in hand still say which requirements held and now fail.
-        return [r for r in held if r in child.critique.failed], exc.usage.as_spend(), \
+        return policy_outcome.losses(held, child.critique.failed), exc.usage.as_spend(), \
             f"drift check by comparison failed ({exc})"
     return report.lost, report.usage.as_spend(), None
 

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from pydantic import BaseModel, Field
 
 from agent.contracts import Action
@@ -33,7 +36,7 @@ from agent.policy import belief, strength, tabu
 from agent.policy.config import PolicyConfig
 from agent.contracts import Region
 from agent.policy.next_action import GLOBAL_KINDS
-from agent.tree import Outcome, Tree, TreeNode, merge_nodes
+from agent.tree import ROOT, Outcome, Tree, TreeNode, merge_nodes
 
 
 
@@ -51,6 +54,46 @@ class Judgement(BaseModel):
     below_best: int = 0
     node_updates: dict[str, dict[str, Any]] = Field(default_factory=dict)
     counters: dict[str, float] = Field(default_factory=dict)
+
+
+# -- what the pixels did -------------------------------------------------------------------------
+CHANGED = 8  # of 255: a pixel moved by less than this (decoding noise) did not change
+
+
+def measure_change(a: Image.Image, b: Image.Image) -> dict:
+    """How much an edit moved the image, and where: the mean absolute change (0..1), the share of
+    pixels that changed, and the box around them (None when none did)."""
+    if a.size != b.size:
+        return {"change": 1.0, "changed_share": 1.0, "changed_box": {"x0": 0, "y0": 0, "x1": 1, "y1": 1}}
+    diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+    moved = diff.max(axis=-1) > CHANGED
+    out = {"change": round(float(diff.mean() / 255), 4), "changed_share": round(float(moved.mean()), 4),
+           "changed_box": None}
+    if moved.any():
+        ys, xs = np.nonzero(moved)
+        h, w = moved.shape
+        out["changed_box"] = {"x0": xs.min() / w, "y0": ys.min() / h, "x1": (xs.max() + 1) / w,
+                              "y1": (ys.max() + 1) / h}
+    return out
+
+
+# -- a tool that could not act --------------------------------------------------------------------
+def tool_error_site(action: Action, origin: str) -> str:
+    """Where a failed action is banned: where the next decision looks for it (txt2img at the root,
+    an edit at the node it started from)."""
+    return ROOT if action.kind == "txt2img" else origin
+
+
+def after_tool_error(node: TreeNode, action: Action, error: str) -> dict[str, Any]:
+    """The node update for an action the engine could not carry out there: tabu, and the error kept."""
+    return {**tabu.mark_tabu(node, action), "tool_errors": node.tool_errors + [f"{action.kind}: {error}"[:300]]}
+
+
+# -- did the edit keep what held --------------------------------------------------------------------
+def losses(held: list[str], failing: list[str]) -> list[str]:
+    """The requirements of ``held`` (they held where the action started) that now fail: what a drift
+    check concludes from two critiques alone."""
+    return [r for r in held if r in failing]
 
 
 def needs_drift_check(origin: TreeNode, action: Action) -> bool:
