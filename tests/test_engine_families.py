@@ -160,7 +160,7 @@ def test_inpainting_checkpoints_refuse_the_other_tools(engine, family):
     with pytest.raises(UnsupportedTaskError, match="inpainting checkpoint"):
         eng.txt2img("red")
     with pytest.raises(UnsupportedTaskError):
-        eng.variations(photo(), "red", n=2)
+        eng.variations(photo(), "red", n=2, strength=0.35)
 
 
 # -- guidance and negative prompts ----------------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_a_pipeline_failure_becomes_a_tool_error(engine, family, tool, monkeypat
     call = {"txt2img": lambda: eng.txt2img("red"),
             "img2img": lambda: eng.img2img(photo(), "red", strength=0.7),
             "inpaint": lambda: eng.inpaint(photo(), "red", region=(0, 0, 0.5, 0.5)),
-            "variations": lambda: eng.variations(photo(), "red", n=2)}[tool]
+            "variations": lambda: eng.variations(photo(), "red", n=2, strength=0.35)}[tool]
     with pytest.raises(ToolError) as info:
         call()
     msg = str(info.value)

@@ -5,7 +5,7 @@ the checklist and any variations; the person answers with one line:
 
     a | accept            accept this image
     <enter> | c           let the agent decide the next move
-    v | vary [strength]   variations of this image to pick from (default strength 0.35)
+    v | vary [strength]   variations of this image to pick from (default: the policy's variation strength)
     p n5 | pick n5        pick a variation (recorded in picks.jsonl as a preference)
     b n3 | branch n3      continue from another image of the tree
     r x0 y0 x1 y1 [text]  redo a region (fractions of the image), optionally saying what goes there
@@ -24,8 +24,11 @@ from rich.table import Table
 
 from agent.cli.display import console, print_result, progress_printer, verdict_label
 from agent.cli.errors import EXIT_STOPPED, exit_code, guarded
+from agent.policy.config import PolicyConfig
 
-PROMPT = "[a]ccept · [enter] continue · v [strength] · p NODE · b NODE · r x0 y0 x1 y1 [what] · s · or feedback"
+# The default strength shown is the policy's (agent/policy/config.py), the one a bare "v" gets.
+PROMPT = (f"[a]ccept · [enter] continue · v [strength, default {PolicyConfig().variation_strength:g}] · p NODE · "
+          "b NODE · r x0 y0 x1 y1 [what] · s · or feedback")
 
 
 def parse_answer(line: str) -> dict[str, Any]:

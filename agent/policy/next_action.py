@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from agent.contracts import Action
 from agent.policy import belief, strength
 from agent.policy.config import Budget, PolicyConfig
-from agent.policy.stopping import before_action, budget_spent, nothing_left, plateaued, remaining_images
+from agent.policy.stopping import before_action, budget_spent, fit_budget, nothing_left, plateaued, remaining_images
 from agent.policy.tabu import why_banned
 from agent.status import Status
 from agent.tree import ROOT, CritiqueSummary, Tree, TreeNode
@@ -107,7 +107,7 @@ def _next_move(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: boo
         if banned:
             notes.append(f"skipped {action.kind}: {banned}")
             continue
-        action = _fit_budget(action, remaining_images(state.get("spend", {}), budget))
+        action = fit_budget(action, remaining_images(state.get("spend", {}), budget))
         if action is None:
             notes.append("skipped an action larger than the remaining budget")
             continue
@@ -281,15 +281,3 @@ def _from_recommendation(node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfi
     if why:
         return None, f"critic recommended {kind}, overridden: {why}"
     return action, f"critic recommended {kind}: {rec.reason}".strip()
-
-
-def _fit_budget(action: Action, remaining: float) -> Action | None:
-    """The action, shrunk to the images the budget still allows, or None when nothing fits."""
-    if action.generations <= remaining:
-        return action
-    if action.kind == "variations" and remaining >= 2:
-        return action.model_copy(update={"n": int(remaining)})
-    if action.kind == "variations" and remaining >= 1:
-        return Action(kind="img2img", strength=action.strength, prompt=action.prompt,
-                      negative_prompt=action.negative_prompt)
-    return None

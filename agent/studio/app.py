@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from agent.policy.config import PolicyConfig
 from agent.settings import SculptSettings
 from agent.studio.files import RunsFolder
 from agent.studio.handlers import Handlers
@@ -90,7 +91,7 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
         with gr.Column(scale=3):
             with gr.Group():
                 with gr.Row():
-                    ui.strength = gr.Slider(0.05, 1.0, value=0.35, step=0.05, label="variation strength",
+                    ui.strength = gr.Slider(0.05, 1.0, value=PolicyConfig().variation_strength, step=0.05, label="variation strength",
                                             elem_id="strength", scale=3)
                     ui.vary = gr.Button("Make variations", scale=1, elem_id="vary", interactive=False)
                 ui.gallery = gr.Gallery(label="variations: click one, then pick it", columns=4, height=200,

@@ -145,12 +145,16 @@ class Engine:
             return self._inpaint(image, prompt, region, mask, strength, seed, feather, pad, negative_prompt,
                                  steps, guidance, padding_mask_crop, guide)
 
-    def variations(self, image: Image.Image | None, prompt: str, n: int, strength: float = 0.35,
+    def variations(self, image: Image.Image | None, prompt: str, n: int, strength: float | None = None,
                    seeds: list[int] | None = None, seed: int = 0, negative_prompt: str | None = None,
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
                    height: int | None = None) -> GenerationRecord:
-        """n alternatives in one batched call, each from its own seed (img2img, or txt2img without image)."""
+        """n alternatives in one batched call, each from its own seed (img2img at ``strength``, or
+        txt2img without an image). How strong is the caller's choice (the agent's policy); there is
+        no default here to drift from it."""
         check_count(n, seeds)
+        if image is not None and strength is None:
+            raise InputError("variations of an image need a strength in (0, 1], e.g. strength=0.35")
         if seeds is None:
             seeds = [int(seed) + i for i in range(n)]
         with self._boundary("variations", "variations-txt" if image is None else "img2img"):

@@ -5,10 +5,11 @@ it tends to continue the surroundings: the region comes back empty. Laying down 
 colour and a blob of the wanted object's colour where the object belongs, then denoising at a
 moderate strength, gives the model a layout to refine (the idea behind A1111's "fill" masked
 content and SLD's pasted latents). The blob is an ellipse: the model draws the shape.
+
+The engine carries out the guide it is given; whether an inpaint is guided, and by what, is the
+policy's decision (agent/policy/strength.py reads it from the region's prompt).
 """
 from __future__ import annotations
-
-import re
 
 from matplotlib.colors import CSS4_COLORS, to_rgb
 import numpy as np
@@ -126,41 +127,3 @@ def apply_guide(image: Image.Image, mask: Image.Image, guide: Guide,
         blob = ImageChops.darker(blob, mask.convert("L"))
         out.paste(Image.new("RGB", out.size, resolve_colour(guide.colour, palette)), mask=blob)
     return out
-
-
-# -- reading a guide from an inpaint prompt -------------------------------------------------------
-# Blob side as a share of the region's side. A region is a grid cell or an object's box with a
-# margin around it; a blob much smaller than the object it stands for gets painted over as noise.
-SIZE_WORDS = {"small": 0.55, "tiny": 0.5, "little": 0.55, "large": 0.85, "big": 0.85, "huge": 0.9}
-DEFAULT_SIZE = 0.7
-_WORD = re.compile(r"[a-z]+")
-
-
-def guide_from_prompt(prompt: str, box: Region | None = None) -> dict | None:
-    """The guide an inpaint prompt implies, or None when it names no colour.
-
-    "a small red circle at top left, yellow background" -> the region is filled with the colour just
-    around it (the background, wherever an object is to be added or removed), and a red blob sized
-    for a small object sits in it. Colour words are the CSS names (mapped to the model's own palette
-    when it ships one); a colour followed by "background" names the background."""
-    words = _WORD.findall(prompt.lower())
-    colour = background = None
-    size = DEFAULT_SIZE
-    for i, w in enumerate(words):
-        if w in COLOUR_NAMES:
-            if i + 1 < len(words) and words[i + 1] in ("background", "backdrop"):
-                background = background or w
-            elif colour is None:
-                colour = w
-        elif w in SIZE_WORDS and colour is None:
-            size = SIZE_WORDS[w]
-    if colour is None and background is None:
-        return None
-    # The surroundings, not the named background: they are what the region must blend into, and a
-    # failing background is a global fix, never an inpaint.
-    guide: dict = {"size": size, "background": SURROUNDINGS}
-    if colour:
-        guide["colour"] = colour
-    if box is not None and colour:
-        guide["box"] = list(box.as_tuple())
-    return guide
