@@ -42,12 +42,17 @@ def load_engine(spec: RunSpec, *, cache: bool = True):
             return _ENGINES[key]
         engine = Engine.load(key[0], device=e.device, dtype=e.dtype, scheduler=e.scheduler,
                              cpu_offload=e.cpu_offload, config=e.model_configs)
-        if getattr(engine, "is_inpainting_checkpoint", False):
-            raise InputError(f"{spec.model} is an inpainting checkpoint: sculpt needs a text-to-image checkpoint "
-                             "of the same family (it derives inpainting from it)")
+        refuse_inpainting_checkpoint(engine, spec.model)
         if cache:
             _ENGINES[key] = engine
         return engine
+
+
+def refuse_inpainting_checkpoint(engine, model: str) -> None:
+    """A run needs all four tools; an inpainting checkpoint (9-channel UNet) can only inpaint."""
+    if getattr(engine, "is_inpainting_checkpoint", False):
+        raise InputError(f"{model} is an inpainting checkpoint: sculpt needs a text-to-image checkpoint of the "
+                         "same family (it derives inpainting from it)")
 
 
 def build_critic(spec: RunSpec) -> Critic:
@@ -63,4 +68,7 @@ def build_components(spec: RunSpec, *, engine=None, critic: Critic | None = None
     rewriter come first: a bad spec fails before a model loads."""
     critic = critic or build_critic(spec)
     rewriter = build_rewriter(spec)
-    return engine or load_engine(spec), critic, rewriter
+    if engine is None:
+        return load_engine(spec), critic, rewriter
+    refuse_inpainting_checkpoint(engine, spec.model)  # an engine handed in is checked as a loaded one is
+    return engine, critic, rewriter

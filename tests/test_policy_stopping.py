@@ -56,15 +56,16 @@ def test_a_reentered_run_owes_its_critiques_first_when_the_critic_was_the_troubl
     assert to == "next" and update == {"current": "n1", "below_best": 0, "new_nodes": [], "since_best": 0}
 
 
-def test_reentry_refuses_a_node_that_is_not_a_critiqued_image():
+def test_reentry_refuses_a_node_that_is_not_a_critiqued_image_of_the_run():
     import pytest
 
     from agent.policy.stopping import reentry
     from tools.errors import InputError
 
-    for bad in ("n9", "root"):
-        with pytest.raises(InputError, match="not a critiqued image"):
-            reentry(state(crit([])), bad)
+    with pytest.raises(InputError, match="no such node"):
+        reentry(state(crit([])), "n9")
+    with pytest.raises(InputError, match="no critique yet"):
+        reentry(state(crit([])), "root")
 
 
 def test_an_action_is_shrunk_to_the_images_left():

@@ -9,16 +9,13 @@ the traceback was written).
 from __future__ import annotations
 
 import functools
-import tempfile
-import time
-import traceback
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from agent.critics.base import CriticError
+from agent.errorlog import log_bug
 from agent.status import CRITIC_TROUBLE, Status
 from tools.errors import InternalError, SculptError, Unreachable
 
@@ -49,13 +46,6 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _log_bug(exc: BaseException) -> Path:
-    log = Path(tempfile.gettempdir()) / "sculpt-error.log"
-    with log.open("a") as f:
-        f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{''.join(traceback.format_exception(exc))}")
-    return log
-
-
 def guarded(fn):
     """Wrap a command: sculpt's own errors become one-line messages with their exit code; anything
     else is a bug, reported in one line with the file that holds its traceback."""
@@ -73,7 +63,7 @@ def guarded(fn):
         except KeyboardInterrupt:
             raise fail("interrupted; what was finished is kept (resume continues it)", EXIT_STOPPED) from None
         except Exception as exc:  # a bug: no traceback for people, but nothing hidden either
-            log = _log_bug(exc)
+            log = log_bug(exc)
             raise fail(f"{type(exc).__name__}: {exc} — a bug in sculpt; the traceback is in {log}",
                        EXIT_INTERNAL) from None
 

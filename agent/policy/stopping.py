@@ -104,8 +104,11 @@ def reentry(state: dict[str, Any], node: str | None) -> Reentry:
     update: dict[str, Any] = {}
     if node:
         tree = Tree(state["nodes"])
-        if node not in tree or not tree[node].critique:
-            raise InputError(f"cannot continue from {node!r}: it is not a critiqued image of this run")
+        if node not in tree:
+            raise InputError(f"cannot continue from {node!r}: this run has no such node")
+        if not tree[node].critique:
+            raise InputError(f"cannot continue from {node!r}: it has no critique yet; pick an image the critic "
+                             "has judged")
         update.update({"current": node, "below_best": 0, "new_nodes": []})
     if status_of(state.get("status")) in CRITIC_TROUBLE and state.get("new_nodes") and not node:
         return Reentry("critique", {**update, "critic_failures": 0})

@@ -165,9 +165,8 @@ class Handlers(PanelHandlers):
             except ValueError as exc:  # agent/answers.py says what a valid answer looks like
                 raise InputError(str(exc)) from None
             self.pool.refuse_if_busy(run_id)
+            self.pool.check_answer(run_id, answer)
             question, step = self.pool.question(run_id)
-            if answer["action"] not in ("branch", "continue") and question is None:
-                raise InputError("this run has ended; continue it (a button or a node of the tree) or start a new one")
             if question is not None and q_step is not None and step != q_step:
                 return {**self.view(run_id), where: note("this run moved on (in another tab?); here is where it is now")}
             self.pool.submit(run_id, answer, autopilot=autopilot, where=where)

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections import OrderedDict, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.critics.base import CriticError
-from agent.lifecycle import ERROR_LOG, Run, run_id_for
-from agent.locks import Lock, run_folder_lock
+from agent.errorlog import log_bug
+from agent.lifecycle import Run, run_id_for
 from agent.results import RunResult
 from agent.spec import RunSpec
 from agent.studio.files import RunsFolder
 from tools.errors import SculptError
 
 CONTINUE = {"action": "continue"}
+HOLDER = "sculpt studio"  # who the run folder's lock names while the studio advances a run
 
 
 def message_of(exc: BaseException) -> str:
@@ -98,9 +98,9 @@ class Job:
     def _work(self) -> None:
         answer = self.answer
         try:
-            # The folder's lock while the job advances the run (not while a page only looks at it):
+            # The run holds its folder's lock while it advances (not while a page only looks at it):
             # a batch worker or a `sculpt resume` in a terminal and the studio never advance it at once.
-            with self.entry.lock, Lock(run_folder_lock(self.entry.run.store.root), what="sculpt studio"):
+            with self.entry.lock:
                 while True:
                     with self.gate.turn(self):
                         for event in self.entry.run.stream(answer):
@@ -114,8 +114,7 @@ class Job:
         except Exception as exc:  # shown in the page; the run folder keeps what was finished
             self.error = message_of(exc)
             if not isinstance(exc, SculptError):  # a bug here: the traceback goes where the run's go
-                with (self.entry.run.store.root / ERROR_LOG).open("a") as f:
-                    f.write("".join(traceback.format_exception(exc)))
+                log_bug(exc, self.entry.run.store.root)
         finally:
             with self._cond:
                 self.done = True
@@ -160,7 +159,7 @@ class RunPool:
             n = 2
             while (self.folder.root / run_id).exists():
                 run_id, n = f"{base}-{n}", n + 1
-            run = Run.start(spec, self.folder.root, engine=self.engine, run_id=run_id)
+            run = Run.start(spec, self.folder.root, engine=self.engine, run_id=run_id, holder=HOLDER)
         with self._lock:
             self._remember(run_id, OpenRun(run))
         return run_id
@@ -170,7 +169,7 @@ class RunPool:
             if run_id in self._runs:
                 self._runs.move_to_end(run_id)
                 return self._runs[run_id]
-        run = Run.open(self.folder.run_dir(run_id), engine=self.engine)
+        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, holder=HOLDER)
         with self._lock:
             known = self._runs.get(run_id)
             if known is None:
@@ -186,7 +185,7 @@ class RunPool:
         if old:
             with old.lock:
                 old.run.close()
-        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, **changes)
+        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, holder=HOLDER, **changes)
         with self._lock:
             self._remember(run_id, OpenRun(run))
 
@@ -221,6 +220,12 @@ class RunPool:
             self.refuse_if_busy(run_id)
             job = self._jobs[run_id] = Job(entry, self.gate, answer, autopilot, where)
         return job.start()
+
+    def check_answer(self, run_id: str, answer: Any) -> None:
+        """Refuse, before a job starts, an answer the run cannot take now (agent/lifecycle)."""
+        entry = self.get(run_id)
+        with entry.lock:
+            entry.run.check_answer(answer)
 
     def question(self, run_id: str) -> tuple[dict | None, int | None]:
         """The question the run waits on and the step it was asked at (None while a job runs)."""

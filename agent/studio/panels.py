@@ -88,11 +88,8 @@ class PanelHandlers:
             snap = Snapshot.read(self.folder.run_dir(run_id))
             url = critic_url(url_asked, self.defaults.critic_base_url)
             budget = int(images) if images else None
-            made = int((snap.tree.get("spend") or {}).get("generations", 0))
             if budget == (snap.spec.get("budget") or {}).get("generations"):
-                budget = None
-            elif budget is not None and budget <= made:
-                raise InputError(f"this run has made {made} images already: give it more than that to go on")
+                budget = None  # unchanged; a budget the run cannot take is refused by the run itself
             critic_spec = (critic or "").strip() or None
             if critic_spec == snap.spec.get("critic"):
                 critic_spec = None
