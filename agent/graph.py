@@ -26,11 +26,12 @@ from agent.nodes.generate import generate
 from agent.nodes.plan import plan
 from agent.nodes.rewrite import rewrite_prompt
 from agent.nodes.select import select
-from agent.state import RunInput, RunState
+from agent.state import RunInput, RunState, apply_update
 
 
 def timed(fn):
-    """Charge each node's wall time to the run's spend, so a seconds budget survives resumes."""
+    """Charge each node's wall time to the run's spend, so a seconds budget survives resumes; and,
+    for a graph LangGraph's server drives, keep the run folder's tree.json as sculpt's lifecycle does."""
 
     @functools.wraps(fn)
     def wrapper(state: RunState, runtime: Runtime[RunContext]):
@@ -41,8 +42,14 @@ def timed(fn):
         if isinstance(out, Command):
             update = dict(out.update or {})
             update["spend"] = {**(update.get("spend") or {}), "seconds": dt}
-            return Command(goto=out.goto, update=update, graph=out.graph, resume=out.resume)
-        return {**out, "spend": {**(out.get("spend") or {}), "seconds": dt}}
+            out = Command(goto=out.goto, update=update, graph=out.graph, resume=out.resume)
+        else:
+            update = out = {**out, "spend": {**(out.get("spend") or {}), "seconds": dt}}
+        if runtime.context is None or not runtime.context.complete:
+            from agent.lifecycle.platform import after_step
+
+            after_step(fn.__name__, apply_update(state, update))
+        return out
 
     return wrapper
 
@@ -69,6 +76,6 @@ def compile_graph(checkpointer=None):
     return build_graph().compile(checkpointer=checkpointer, name="sculpt")
 
 
-# For LangGraph Studio (langgraph.json): compiled without a checkpointer (the platform adds its own)
-# and runnable with no context: nodes then use the shapes world (agent/context.py).
+# For LangGraph's server and Studio (langgraph.json): compiled without a checkpointer (the server
+# adds its own); its runs are made through sculpt's lifecycle (agent/lifecycle/platform.py).
 studio_graph = compile_graph()
