@@ -77,7 +77,7 @@ def render_report(store: RunStore, state: dict, budget: Any = None) -> str:
         state=state, info=info, budget=budget, best=best, best_node=nodes.get(best) if best else None,
         best_score=belief.score(nodes[best]) if best else None, tree=_tree(tree, best_path, ROOT)
         if ROOT in tree else None, imaged=imaged, matrix=matrix, nodes=nodes,
-        decisions=[e for e in events if e.get("node") in ("decide", "select", "backtrack", "ask_human", "finish")],
+        decisions=[e for e in events if e.node in ("decide", "select", "backtrack", "ask_human", "finish")],
     )
 
 

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.policy import belief
+from agent.run_files import TreeFile
 from agent.spec import RunSpec
 from agent.status import Status, status_of
 from agent.store import RunStore
 from agent.tree import Tree
 
-_TREE_KEYS = ("run_id", "brief", "prompt", "checklist", "current", "best", "status", "stop_reason", "spend",
-              "counters", "nodes", "seed", "start_image")
 
 
 @dataclass
@@ -59,5 +58,4 @@ def result_of(store: RunStore, values: dict, spec: RunSpec, question: Any = None
 def write_tree(store: RunStore, state: dict, spec: RunSpec) -> None:
     if not state:
         return
-    store.write_json(store.tree_path, {**{k: state.get(k) for k in _TREE_KEYS},
-                                       "budget": spec.budget.model_dump()})
+    store.write_json(store.tree_path, TreeFile.of(state, spec.budget).to_json())

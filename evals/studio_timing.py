@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from agent.run_files import read_tree
+
 BRIEFS = ["a red circle to the left of a blue square, yellow background",
           "a small green triangle above a large purple diamond, white background",
           "two small red circles above a large blue square, yellow background",
@@ -70,7 +72,7 @@ def cli_command(brief: str, seed: int, steps: int, budget: int, out: Path) -> di
                    env={**os.environ, "OMP_NUM_THREADS": str(threads())})
     seconds = time.perf_counter() - t0
     (run_dir,) = set(out.iterdir()) - before
-    return {"seconds": seconds, "tree": made(json.loads((run_dir / "tree.json").read_text())["nodes"])}
+    return {"seconds": seconds, "tree": made(read_tree(run_dir).to_json()["nodes"])}
 
 
 def cli_run(brief: str, seed: int, steps: int, budget: int, out: Path) -> dict:
@@ -123,7 +125,7 @@ def studio_run(page, url: str, runs: Path, brief: str, seed: int) -> dict:
     auto = time.perf_counter() - t1
     page.wait_for_timeout(300)
     shown = page.evaluate("window.__shown")
-    state = json.loads((runs / run_id / "tree.json").read_text())
+    state = read_tree(runs / run_id).to_json()
     latencies = []
     for node in state["nodes"].values():
         if not node.get("image") or not node.get("action"):

@@ -98,7 +98,11 @@ def test_missing_model_exits_2(tmp_path, monkeypatch):
     (lambda p: None, "does not exist"),
     (lambda p: p.mkdir(), "not a sculpt run folder"),
     (lambda p: (p.mkdir(), (p / "run.json").write_text("{not json")), "unreadable"),
-    (lambda p: (p.mkdir(), (p / "run.json").write_text("{}")), "no checkpoint.sqlite"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text("{}")), "has no spec"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"run_id": "run", "created": "2026", "spec": {"brief": "b", '
+                                                        '"budget": {"images": 3}}}')), "spec.budget.images"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"run_id": "run", "created": "2026", "spec": {"brief": "b"}}')),
+     "no checkpoint.sqlite"),
 ])
 def test_unreadable_run_folder_exits_2(tmp_path, setup, message):
     folder = tmp_path / "run"
@@ -135,9 +139,9 @@ def test_chat_input_ending_leaves_the_question_open_for_resume(tmp_path, shapes_
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda spec: spec.update(sharpness=3), "unknown key 'sharpness'"),
-    (lambda spec: spec["budget"].update(generations=-1), "budget.generations: Input should be greater than 0"),
-    (lambda spec: spec["policy"].update(retires=2), "unknown key 'policy.retires'"),
+    (lambda spec: spec.update(sharpness=3), "unknown key 'spec.sharpness'"),
+    (lambda spec: spec["budget"].update(generations=-1), "spec.budget.generations: Input should be greater than 0"),
+    (lambda spec: spec["policy"].update(retires=2), "unknown key 'spec.policy.retires'"),
 ])
 def test_a_bad_or_unknown_key_in_run_json_is_named(cli, tmp_path, edit, message):
     r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.left_of.g1"]}]), "--budget", "1", "-q")

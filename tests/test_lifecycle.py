@@ -57,7 +57,7 @@ def test_a_run_holds_its_lock_only_while_it_advances(tmp_path, shapes_engine):
     seen = []
 
     def on_event(event):
-        if event["node"] == "generate":
+        if event.node == "generate":
             seen.append(json.loads(run_folder_lock(run.store.root).read_text())["what"])
 
     run = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing(), holder="a test", on_event=on_event)
@@ -74,7 +74,7 @@ def test_a_holder_whose_lock_was_broken_stops_at_the_next_step(tmp_path, shapes_
     lock_file = run_folder_lock(tmp_path / "r1")
 
     def take_over(event):
-        if event["node"] == "generate" and not lock_file.with_suffix(".taken").exists():
+        if event.node == "generate" and not lock_file.with_suffix(".taken").exists():
             theirs = lock_file.with_suffix(".taken")
             theirs.write_text(json.dumps({"host": "elsewhere", "pid": 1, "what": "another sculpt", "token": "t"}))
             os.replace(theirs, lock_file)  # what a taker does: its own lock file in place of ours

@@ -198,7 +198,7 @@ def test_autopilot_and_two_tabs_take_turns_at_one_engine(tmp_path, shapes_engine
     assert "⏳" in views[0][ui.status]  # the page shows the agent at work
     assert any(m.get("metadata", {}).get("status") == "pending" for m in views[0][ui.chat])
     assert "your turn" in views[-1][ui.status]
-    assert sum(e.get("node") == "ask_human" for e in h.pool.job(c).events) == 1  # one answer, then it stopped
+    assert sum(e.node == "ask_human" for e in h.pool.job(c).events) == 1  # one answer, then it stopped
     demo.studio_pool.close()
 
 

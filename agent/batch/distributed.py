@@ -12,7 +12,6 @@ Nothing is lost when something dies:
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from agent.batch.briefs import BatchItem, read_briefs
-from agent.batch.item import RUNS, TREE_FILE
+from agent.batch.item import RUNS
 from agent.batch.manifest import Manifest, batch_lock
 from agent.batch.night import NightBudget, Spent, spent_by
 from agent.batch.pool import Slot, WorkerPool
@@ -31,8 +30,8 @@ from agent.batch.report import write_morning_report
 from agent.policy import belief
 from agent.spec import RunSpec, spec_with
 from agent.status import Status
-from agent.tree import Tree
-from tools.errors import SculptError, Unreachable
+from agent.run_files import read_tree
+from tools.errors import InputError, SculptError, Unreachable
 
 TICK = 0.5  # seconds between looks at the workers (progress, budgets)
 CRASHES = 2  # a brief running when this many workers died is failed, not retried
@@ -234,11 +233,13 @@ class _Night:
         """A brief's spend and best image as its run folder says (tree.json is rewritten after every
         step), for a brief still running or one whose worker died."""
         try:
-            tree = json.loads((self.out / RUNS / key / TREE_FILE).read_text())
-        except (OSError, json.JSONDecodeError):
+            tree = read_tree(self.out / RUNS / key)
+        except InputError:  # being rewritten this instant, or damaged: nothing to show yet
             return {}
-        spend, best = tree.get("spend") or {}, tree.get("best")
-        node = Tree(tree.get("nodes") or {})[best] if best in (tree.get("nodes") or {}) else None
+        if tree is None:
+            return {}
+        spend, best = tree.spend, tree.best
+        node = tree.nodes.get(best) if best else None
         return {"generations": spend.get("generations", 0), "usd": round(spend.get("usd", 0.0), 6),
                 "best_score": belief.score(node) if node and node.critique else None,
                 "best_image": f"{RUNS}/{key}/{node.image}" if node and node.image else None}

@@ -15,7 +15,6 @@ from agent.status import Status
 from tools.errors import InputError, SculptError, Unreachable
 
 RUNS = "runs"
-TREE_FILE = "tree.json"  # written once the brief is planned
 IN_PROCESS = "in process"
 
 

@@ -5,43 +5,44 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.events import (BacktrackEvent, CritiqueEvent, DecideEvent, EnterEvent, Event, GenerateEvent, PlanEvent,
+                          RewriteEvent, SelectEvent)
 from agent.results import RunResult
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
-def describe_event(e: dict) -> str | None:
+def describe_event(e: Event) -> str | None:
     """One line of rich markup for an event, or None for events not worth a line."""
-    node = e.get("node")
-    if node == "plan":
-        return f"[bold]plan[/] {len(e['checklist'])} requirements · prompt: {escape(e['prompt'])}"
-    if node == "enter":
-        return f"[bold]continue[/] — {escape(str(e.get('reason')))}"
-    if node == "decide":
-        return f"[cyan]decide[/] {e.get('decision')} — {escape(e.get('reason', ''))}"
-    if node == "generate":
-        if "error" in e:
-            return f"  [red]{e['action'].get('kind')} failed[/]: {escape(e['error'])}"
-        return (f"  generate {', '.join(e['nodes'])} from {e['parent']} "
-                f"(seed {', '.join(map(str, e['seeds']))}, {e['engine_seconds']:.2f}s)")
-    if node == "critique":
-        if "error" in e:
-            return f"  [red]critique {e['node_id']} failed[/]: {escape(e['error'])}"
-        mark = "[green]✓[/]" if not e["failed"] else f"[red]✗ {', '.join(e['failed'])}[/]"
-        return f"  critique {e['node_id']}: score {e['score']:.2f} {mark}"
-    if node == "select":
-        return f"  select {e.get('node_id', '')}: {e.get('outcome')} — {escape(e.get('reason') or '')}"
-    if node == "backtrack":
-        return f"  [yellow]backtrack[/] to {e['to']} — {escape(e.get('reason') or '')}"
-    if node == "rewrite_prompt" and "error" not in e:
-        return f"  rewrite ({e.get('job')}): {escape(e.get('prompt') or '')}"
+    if isinstance(e, PlanEvent):
+        return f"[bold]plan[/] {len(e.checklist)} requirements · prompt: {escape(e.prompt)}"
+    if isinstance(e, EnterEvent):
+        return f"[bold]continue[/] — {escape(str(e.reason))}"
+    if isinstance(e, DecideEvent):
+        return f"[cyan]decide[/] {e.decision} — {escape(e.reason)}"
+    if isinstance(e, GenerateEvent):
+        if e.error:
+            return f"  [red]{e.action} failed[/]: {escape(e.error)}"
+        return (f"  generate {', '.join(e.nodes)} from {e.parent} "
+                f"(seed {', '.join(map(str, e.seeds))}, {e.engine_seconds:.2f}s)")
+    if isinstance(e, CritiqueEvent):
+        if e.error:
+            return f"  [red]critique {e.node_id} failed[/]: {escape(e.error)}"
+        mark = "[green]✓[/]" if not e.failed else f"[red]✗ {', '.join(e.failed)}[/]"
+        return f"  critique {e.node_id}: score {e.score:.2f} {mark}"
+    if isinstance(e, SelectEvent):
+        return f"  select {e.node_id or ''}: {e.outcome} — {escape(e.reason or '')}"
+    if isinstance(e, BacktrackEvent):
+        return f"  [yellow]backtrack[/] to {e.to} — {escape(e.reason or '')}"
+    if isinstance(e, RewriteEvent) and not e.error:
+        return f"  rewrite ({e.job}): {escape(e.prompt or '')}"
     return None
 
 
 def progress_printer(quiet: bool = False):
     """An on_event callback printing one line per event."""
-    def show(e: dict) -> None:
+    def show(e: Event) -> None:
         line = None if quiet else describe_event(e)
         if line:
             console.print(line)

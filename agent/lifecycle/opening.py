@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agent.locks import Lock, describe, read_holder
-from agent.spec import RunSpec, read_spec, spec_with
+from agent.spec import RunSpec, spec_with
 from agent.store import RunStore
 from tools.errors import InputError, SculptError
 
@@ -38,11 +38,7 @@ def saved_values(store: RunStore) -> dict[str, Any] | None:
 
 
 def run_spec_of(store: RunStore) -> RunSpec:
-    info = store.info()
-    if "spec" not in info:
-        raise InputError(f"{store.root / 'run.json'} has no spec; it was made by an older sculpt, whose runs "
-                         "cannot be resumed (its images and report are still there)")
-    return read_spec(info["spec"], f"{store.root / 'run.json'}")
+    return store.info().spec
 
 
 def reopened_spec(spec: RunSpec, store: RunStore, *, budget: int | None, critic_spec: str | None,

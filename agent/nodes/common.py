@@ -8,20 +8,24 @@ from typing import Any
 from langgraph.config import get_stream_writer
 
 from agent.context import RunContext
+from agent.events import EVENT_TYPES, event_line
 from agent.contracts import Critique, Requirement
 from agent.tree import TreeNode
 
 
 def emit(ctx: RunContext, state: dict, node: str, key: str | None = None, **fields: Any) -> None:
-    """Write one event to events.jsonl and stream it (LangGraph's "custom" stream mode).
+    """Write ``node``'s event (its type in agent/events.py, which checks every field) to events.jsonl
+    and stream it, typed (LangGraph's "custom" stream mode, and the context's ``on_event``).
 
     Its id is (step, node, key): a node re-run after a resume writes nothing twice, and a node that
     reports several things in one step (one critique per variation, an error then what it did
     instead) gives each its own key."""
     event_id = f"{state.get('step', 0)}:{node}" + (f":{key}" if key else "")
-    event = {"event_id": event_id, "step": state.get("step", 0), "node": node, **fields}
-    if not ctx.store.append_event(event):
+    event = EVENT_TYPES[node](event_id=event_id, step=state.get("step", 0), **fields)
+    written = ctx.store.append_event(event_line(event))
+    if written is None:
         return
+    event = event.model_copy(update={"time": written})
     try:
         get_stream_writer()(event)
     except RuntimeError:  # called outside a graph run (tests of a node on its own)

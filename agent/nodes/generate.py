@@ -60,7 +60,7 @@ def generate(state: dict, runtime: Runtime[RunContext]):
         # InputError too: arguments the engine refuses (an edit it cannot make at this size, say) came
         # from a decision, so they are a failed action to avoid, not a reason to stop the run.
         where = policy_outcome.tool_error_site(action, origin)
-        emit(ctx, state, "generate", key="failed", action=action.to_state(), error=str(exc))
+        emit(ctx, state, "generate", key="failed", action=action.kind, tried=action.to_state(), error=str(exc))
         return Command(goto="decide", update={
             "pending": None, "step": step + 1, "counters": {"tool_errors": 1},
             "nodes": {where: policy_outcome.after_tool_error(tree[where], action, str(exc))}})

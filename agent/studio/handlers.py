@@ -19,7 +19,8 @@ from agent.studio.panels import PanelHandlers, note
 from agent.studio.panels import critic_url as checked_critic_url
 from agent.studio.regions import region_of
 from agent.studio.tree_view import tree_html
-from agent.studio.views import Snapshot, chat, checklist_html, status_line, working_line
+from agent.run_files import RunFolder
+from agent.studio.views import chat, checklist_html, status_line, working_line
 from tools.errors import InputError
 
 FOLLOW_EVERY = 0.2  # seconds between page updates while the agent works
@@ -43,7 +44,7 @@ class Handlers(PanelHandlers):
                     ui.checklist: "", ui.gallery: gr.update(value=[], visible=False), ui.var_ids: [],
                     ui.status: "Type a brief below to start, or open a run.", ui.editor: None,
                     **self._controls(False, False)}
-        snap = Snapshot.read(self.folder.run_dir(run_id))
+        snap = RunFolder.read(self.folder.run_dir(run_id))
         job = self.pool.job(run_id)
         busy = bool(rest and job and not job.done)
         if busy:  # a reloaded page, while the agent works: it follows the job
@@ -53,7 +54,7 @@ class Handlers(PanelHandlers):
             current = question["node"]
         else:  # the newest image while working; else where the run stands
             made = [i for i in snap.nodes.imaged()]
-            current = made[-1] if working and made else snap.tree.get("current") or snap.tree.get("best")
+            current = made[-1] if working and made else snap.state.current or snap.state.best
         img = snap.nodes[current].image if current and current in snap.nodes else None
         out = {ui.run_id: run_id, ui.chat: chat(snap, working), ui.status: status_line(snap, question, working),
                ui.tree: tree_html(snap, current), ui.image: snap.image(img),
@@ -71,18 +72,18 @@ class Handlers(PanelHandlers):
                 out.update(self._editor(snap, img))
         return out
 
-    def _editor(self, snap: Snapshot | None, img: str | None) -> dict:
+    def _editor(self, snap: RunFolder | None, img: str | None) -> dict:
         value = {"background": snap.image(img), "layers": [], "composite": snap.image(img)} if snap and img else None
         return {self.ui.editor: value}
 
     def paint(self, run_id: str):
         """The region editor opened: put the current image on it."""
         try:
-            snap = Snapshot.read(self.folder.run_dir(run_id))
+            snap = RunFolder.read(self.folder.run_dir(run_id))
         except InputError:
             return {self.ui.painting: True, self.ui.editor: None}
         question = self.pool.question(run_id)[0]
-        node = (question or {}).get("node") or snap.tree.get("current")
+        node = (question or {}).get("node") or snap.state.current
         img = snap.nodes[node].image if node and node in snap.nodes else None
         return {self.ui.painting: True, **self._editor(snap, img)}
 
@@ -96,11 +97,11 @@ class Handlers(PanelHandlers):
                                 "ends" if asking else "Type a brief to start a new run")
         return out
 
-    def _downloads(self, snap: Snapshot, run_id: str, current: str | None) -> dict:
+    def _downloads(self, snap: RunFolder, run_id: str, current: str | None) -> dict:
         out = {}
-        for button, node_id in ((self.ui.dl_current, current), (self.ui.dl_best, snap.tree.get("best"))):
-            node = (snap.tree.get("nodes") or {}).get(node_id or "")
-            path = self.folder.download(run_id, node, node_id) if node and node.get("image") else None
+        for button, node_id in ((self.ui.dl_current, current), (self.ui.dl_best, snap.state.best)):
+            node = snap.state.nodes.get(node_id or "")
+            path = self.folder.download(run_id, node.to_state(), node_id) if node and node.image else None
             out[button] = gr.update(value=str(path) if path else None, interactive=bool(path))
         return out
 

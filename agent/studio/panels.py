@@ -9,7 +9,7 @@ import gradio as gr
 
 from agent.studio.jobs import message_of
 from agent.studio.tree_view import compare_html, node_summary, tree_html
-from agent.studio.views import Snapshot
+from agent.run_files import RunFolder
 from tools.errors import InputError
 
 
@@ -39,26 +39,26 @@ class PanelHandlers:
     def select_node(self, run_id: str, evt: gr.EventData):
         node = getattr(evt, "_data", {}).get("node") if evt else None
         try:
-            snap = Snapshot.read(self.folder.run_dir(run_id))
+            snap = RunFolder.read(self.folder.run_dir(run_id))
         except Exception as exc:
             return {self.ui.tree_note: note(message_of(exc))}
         if node not in snap.nodes:
             return {self.ui.tree_note: note(f"{node!r} is not a node of this run")}
         ids = snap.nodes.imaged()
-        other = snap.tree.get("best")
+        other = snap.state.best
         if other in (None, node):  # beside itself says nothing: its parent, else where the run stands
             parent = snap.nodes[node].parent
-            other = parent if parent in ids else snap.tree.get("current")
+            other = parent if parent in ids else snap.state.current
         return {self.ui.selected: node, self.ui.tree_note: node_summary(snap, node),
-                self.ui.tree: tree_html(snap, snap.tree.get("current"), node),
+                self.ui.tree: tree_html(snap, snap.state.current, node),
                 self.ui.cmp_a: gr.update(choices=ids, value=node), self.ui.cmp_b: gr.update(choices=ids, value=other),
                 self.ui.compare: compare_html(snap, node, other), self.ui.branch: gr.update(value=f"Go on from {node}"),
-                self.ui.dl_node: gr.update(value=str(self.folder.download(run_id, snap.tree["nodes"][node], node))
+                self.ui.dl_node: gr.update(value=str(self.folder.download(run_id, snap.state.nodes[node].to_state(), node))
                                            if snap.nodes[node].image else None)}
 
     def compare(self, run_id: str, a: str | None, b: str | None):
         try:
-            return compare_html(Snapshot.read(self.folder.run_dir(run_id)), a, b)
+            return compare_html(RunFolder.read(self.folder.run_dir(run_id)), a, b)
         except Exception as exc:
             return note(message_of(exc))
 
@@ -77,21 +77,21 @@ class PanelHandlers:
         person edits there."""
         if not run_id:
             return {}
-        spec = Snapshot.read(self.folder.run_dir(run_id)).spec
-        return {self.ui.images: (spec.get("budget") or {}).get("generations"), self.ui.critic: spec.get("critic")}
+        spec = RunFolder.read(self.folder.run_dir(run_id), events=False).spec
+        return {self.ui.images: spec.budget.generations, self.ui.critic: spec.critic}
 
     def apply(self, run_id: str, images, critic: str, url_asked: str):
         """Raise an open run's image budget, or judge it with another critic from here on."""
         try:
             if not run_id:
                 raise InputError("no run is open; these settings apply to the next run you start")
-            snap = Snapshot.read(self.folder.run_dir(run_id))
+            snap = RunFolder.read(self.folder.run_dir(run_id))
             url = critic_url(url_asked, self.defaults.critic_base_url)
             budget = int(images) if images else None
-            if budget == (snap.spec.get("budget") or {}).get("generations"):
+            if budget == snap.spec.budget.generations:
                 budget = None  # unchanged; a budget the run cannot take is refused by the run itself
             critic_spec = (critic or "").strip() or None
-            if critic_spec == snap.spec.get("critic"):
+            if critic_spec == snap.spec.critic:
                 critic_spec = None
             if budget is None and critic_spec is None and url is None:
                 return {self.ui.settings_note: note("nothing to change: edit the images or the critic first")}

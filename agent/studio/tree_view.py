@@ -8,7 +8,9 @@ from urllib.parse import quote
 
 from agent.policy import belief
 from agent.report import edge_label
-from agent.studio.views import Snapshot, checklist_html
+from agent.events import BacktrackEvent
+from agent.run_files import RunFolder
+from agent.studio.views import checklist_html
 from agent.tree import ROOT, Tree
 
 # Sent to the page once: clicks anywhere on a card select its node (event delegation, so it keeps
@@ -26,12 +28,12 @@ def file_url(path: str) -> str:
     return "gradio_api/file=" + quote(path)
 
 
-def _backtracked(snap: Snapshot) -> dict[str, str]:
+def _backtracked(snap: RunFolder) -> dict[str, str]:
     """node -> where the agent went back to from it."""
-    return {e["away_from"]: e["to"] for e in snap.events if e.get("node") == "backtrack" and e.get("away_from")}
+    return {e.away_from: e.to for e in snap.events if isinstance(e, BacktrackEvent) and e.away_from}
 
 
-def _card(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
+def _card(snap: RunFolder, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
     node = tree[node_id]
     classes = ["card"]
     if node_id in best_path:
@@ -62,24 +64,24 @@ def _card(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: 
             f"{badges}</div></div>")
 
 
-def _branch(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
+def _branch(snap: RunFolder, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
     kids = tree.children(node_id)
     inner = "".join(_branch(snap, tree, k, best_path, marks) for k in kids)
     cls = " class='onbest'" if node_id in best_path else ""
     return f"<li{cls}>{_card(snap, tree, node_id, best_path, marks)}" + (f"<ul>{inner}</ul>" if inner else "") + "</li>"
 
 
-def tree_html(snap: Snapshot | None, current: str | None = None, selected: str | None = None) -> str:
-    if snap is None or not snap.tree.get("nodes"):
+def tree_html(snap: RunFolder | None, current: str | None = None, selected: str | None = None) -> str:
+    if snap is None or not snap.state.nodes:
         return "<div class='studio-tree empty'>The tree of images appears here.</div>"
     tree = snap.nodes
-    best = snap.tree.get("best")
+    best = snap.state.best
     marks = {"current": current, "selected": selected, "best": best, "backtracked": _backtracked(snap)}
     best_path = set(tree.path_to(best)) if best and best in tree else set()
     return f"<div class='studio-tree'><ul>{_branch(snap, tree, ROOT, best_path, marks)}</ul></div>"
 
 
-def node_summary(snap: Snapshot, node_id: str | None) -> str:
+def node_summary(snap: RunFolder, node_id: str | None) -> str:
     """One node in words: how it was made, its prompt and seed, and what the agent learned there."""
     if not node_id or node_id not in snap.nodes:
         return "Click an image in the tree to select it."
@@ -96,7 +98,7 @@ def node_summary(snap: Snapshot, node_id: str | None) -> str:
     return "  \n".join(bits)
 
 
-def compare_html(snap: Snapshot | None, a: str | None, b: str | None) -> str:
+def compare_html(snap: RunFolder | None, a: str | None, b: str | None) -> str:
     """Two nodes side by side: image, how each was made, and each checklist."""
     if snap is None:
         return ""
