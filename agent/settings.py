@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -21,7 +22,9 @@ def config_path() -> Path:
 
 
 class SculptSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCULPT_", extra="ignore")
+    # An unknown key in sculpt.toml is an error that names it: a misspelt setting silently ignored
+    # would run something other than what the person wrote.
+    model_config = SettingsConfigDict(env_prefix="SCULPT_", extra="forbid")
 
     model: str = Field(SHAPES_MODEL, description="diffusers folder, single file or hub id; 'shapes' = built in")
     critic: str = Field("scene", description="critic spec: scene, openai:MODEL, scripted:PATH")
@@ -41,6 +44,10 @@ class SculptSettings(BaseSettings):
     scheduler: str | None = None
     cpu_offload: bool = False
     model_configs: str | None = None
+    # The agent's decision rules (agent/policy/config.py), e.g. a [policy] table with retries = 2.
+    policy: dict[str, Any] = Field(default_factory=dict)
+    # Read by the server critic and rewriter (agent/critics/openai_config.py), not here.
+    vlm: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -55,7 +62,7 @@ class SculptSettings(BaseSettings):
 def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto", follow_critic: bool = False,
              inpaint_guide: bool = True, start_image: str | None = None) -> RunSpec:
     """The RunSpec these settings describe: one place, so every command honours the same settings."""
-    policy: dict = {}
+    policy: dict = dict(s.policy)
     if follow_critic:
         policy["follow_critic"] = True
     if not inpaint_guide:
@@ -69,7 +76,7 @@ def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto"
                    "model_configs": s.model_configs},
         "generation": {"steps": s.steps, "guidance": s.guidance, "width": s.width, "height": s.height},
         "policy": policy,
-    }, "settings")
+    }, f"settings ({config_path()}, SCULPT_* variables and flags)")
 
 
 def load_settings(**overrides) -> SculptSettings:
@@ -80,4 +87,8 @@ def load_settings(**overrides) -> SculptSettings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"setting {where}: {first['msg']} (check {config_path()} and SCULPT_* variables)") from exc
+        if first["type"] == "extra_forbidden":
+            known = ", ".join(k for k in SculptSettings.model_fields)
+            raise InputError(f"{config_path()}: unknown key {where!r}; remove it or check its spelling (known keys: "
+                             f"{known})") from None
+        raise InputError(f"setting {where}: {first['msg']} (check {config_path()} and SCULPT_* variables)") from None

@@ -175,3 +175,18 @@ def test_resume_refuses_a_run_someone_else_is_running(cli, tmp_path):
     r = cli("resume", str(run_dir), "--budget", "2", "-q")  # free again: it carries on
     assert r.exit_code == 3 and "budget spent: 2 of 2" in r.output, r.output
     assert not run_folder_lock(run_dir).exists()
+
+
+def test_a_misspelt_key_in_sculpt_toml_is_named_and_the_policy_table_reaches_the_run(cli, tmp_path):
+    (tmp_path / "sculpt.toml").write_text("budgte = 3\n")  # cwd is tmp_path
+    r = cli("run", BRIEF, "-q")
+    assert r.exit_code == 2 and "unknown key 'budgte'" in r.output and "sculpt.toml" in r.output, r.output
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "sculpt.toml").write_text("budget = 1\n[policy]\nretires = 2\n")
+    r = cli("run", BRIEF, "-q")
+    assert r.exit_code == 2 and "unknown key 'policy.retires'" in r.output, r.output
+    (tmp_path / "sculpt.toml").write_text("budget = 1\n[policy]\nretries = 2\nedits_per_node = 4\n")
+    r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.object"]}]), "-q")
+    assert r.exit_code == 3, r.output
+    policy = json.loads((only_run(tmp_path) / "run.json").read_text())["spec"]["policy"]
+    assert (policy["retries"], policy["edits_per_node"]) == (2, 4)

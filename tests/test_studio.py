@@ -64,7 +64,7 @@ def test_a_brief_becomes_a_question_and_bad_input_is_a_message(studio):
 def test_a_brief_the_shapes_world_cannot_read_leaves_a_message_and_no_run(studio):
     run_id, out = send(studio, "a purple elephant on the moon")
     note = out[studio.ui.msg_note]
-    assert "err" in note and "elephant" in note
+    assert note.startswith("<span class='err'>") and "elephant" in note and "the critic" not in note
     assert out[studio.ui.run_id] == "" and not (studio.folder.root / run_id).exists()
 
 

@@ -24,7 +24,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from agent.batch.briefs import BatchItem, read_briefs
 from agent.batch.item import RUNS
 from agent.batch.manifest import Manifest, batch_lock
-from agent.batch.night import NightBudget, Spent, spent_by
+from agent.batch.night import CRITIC_DOWN, NightBudget, Spent, spent_by
 from agent.batch.pool import Slot, WorkerPool
 from agent.batch.report import write_morning_report
 from agent.policy import belief
@@ -181,7 +181,7 @@ class _Night:
         self.manifest.record(item.key, entry)
         self.finished.append((item, entry))
         if entry["status"] == Status.CRITIC_UNAVAILABLE and not self.stopped:
-            self.manifest.stop_night("the critic could not be reached; run the same command again once it is back")
+            self.manifest.stop_night(CRITIC_DOWN)
         self.changed = True
 
     def started(self, slot: Slot, ref) -> None:
