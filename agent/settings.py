@@ -2,7 +2,7 @@
 
 The config file is ``sculpt.toml`` in the working directory, or the file SCULPT_CONFIG names.
 The OpenAI-compatible critic reads its own keys (OPENAI_BASE_URL, OPENAI_API_KEY, ...) through
-agent/critics/openai_config.py; nothing here ever stores or prints a key.
+agent/vlm/settings.py; nothing here ever stores or prints a key.
 """
 from __future__ import annotations
 

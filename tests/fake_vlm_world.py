@@ -14,9 +14,9 @@ from typing import Any
 from PIL import Image
 
 from agent.critics.scene import SceneCritic
-from agent.critics.templates import MARKER
-from agent.critics.vlm_images import decode
-from agent.critics.vlm_regions import from_region
+from agent.vlm.templates import MARKER
+from agent.vlm.images import decode
+from agent.vlm.regions import from_region
 from tools.contracts import Requirement
 from tools.shapes.parse import parse_brief
 

@@ -1,8 +1,9 @@
 """A vision-language model as critic, over any OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio).
 
 Spec ``openai:<model>``; the server comes from ``base_url`` (``--critic-base-url``) or
-``OPENAI_BASE_URL``, the rest from :mod:`agent.critics.openai_config`. Prompts are the versioned
-templates in ``prompts/``; every reply is validated JSON (:mod:`agent.critics.structured`).
+``OPENAI_BASE_URL``, the rest from :mod:`agent.vlm.settings`. Prompts are the versioned templates
+in ``prompts/``; every reply is validated JSON (:mod:`agent.vlm.structured`), and the client's own
+errors become the critic's (:func:`agent.critics.base.critic_error`).
 
 A model's judgement can depend on which image it sees first, so ``order_invariant`` is False and
 :meth:`Critic.compare` asks both orders, reporting disagreement as a tie.
@@ -15,13 +16,13 @@ from typing import Any
 from PIL import Image
 
 from agent.contracts import Critique, Defect, DriftReport, Ranking, Recommendation, Requirement, Verdict
-from agent.critics.base import Critic, Plan
-from agent.critics.openai_config import VLMSettings, load_settings, redact_url
-from agent.critics.structured import ChatRequest, StructuredClient
-from agent.critics.templates import brief_block, checklist_block, load_template
-from agent.critics.vlm_regions import detect_convention, family_convention, to_region
-from agent.critics.vlm_schema import CritiqueReply, DriftReply, PairReply, PlanReply, RankReply
-from agent.critics.vlm_transport import ChatTransport
+from agent.critics.base import Critic, Plan, critic_error
+from agent.vlm.client import describe_server, openai_client
+from agent.vlm.errors import ModelError
+from agent.vlm.regions import detect_convention, family_convention, to_region
+from agent.vlm.schema import CritiqueReply, DriftReply, PairReply, PlanReply, RankReply
+from agent.vlm.structured import ChatRequest, StructuredClient
+from agent.vlm.templates import brief_block, checklist_block, load_template
 from tools.errors import InputError
 
 # plan@2 asks for the object each requirement is about (Requirement.group).
@@ -35,16 +36,16 @@ class OpenAICritic(Critic):
     exact = False
     order_invariant = False
 
-    def __init__(self, model: str, settings: VLMSettings):
-        self.settings = settings
-        self.transport = ChatTransport(model, settings)
-        self.client = StructuredClient(self.transport, settings)
+    def __init__(self, client: StructuredClient):
+        self.client = client
+        self.settings = client.settings
+        self.transport = client.transport
         self.model = self.transport.model
         self.name = f"openai:{self.model}"
         self.priced: bool | None = None  # known after the first reply
 
     def __repr__(self) -> str:
-        return f"OpenAICritic(model={self.model!r}, base_url={redact_url(self.transport.url)!r})"
+        return f"OpenAICritic(model={self.model!r}, base_url={describe_server(self.client)!r})"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "exact": self.exact, "model": self.model,
@@ -53,7 +54,10 @@ class OpenAICritic(Critic):
 
     # -- helpers ---------------------------------------------------------------------------------
     def _ask(self, request: ChatRequest, reply_model, validate=None):
-        answer = self.client.ask(request, reply_model, validate)
+        try:
+            answer = self.client.ask(request, reply_model, validate)
+        except ModelError as exc:
+            raise critic_error(exc) from None
         self.priced = answer.priced
         if not answer.priced and self.model not in _UNPRICED_WARNED:
             _UNPRICED_WARNED.add(self.model)
@@ -197,8 +201,8 @@ class OpenAICritic(Critic):
 
 
 def make_openai_critic(model: str, *, base_url: str | None = None, **options: Any) -> OpenAICritic:
-    """The critic for spec ``openai:<model>``; options are :class:`VLMSettings` fields."""
-    return OpenAICritic(model, load_settings(base_url=base_url, **options))
+    """The critic for spec ``openai:<model>``; options are :class:`agent.vlm.settings.VLMSettings` fields."""
+    return OpenAICritic(openai_client(model, base_url=base_url, **options))
 
 
 __all__ = ["OpenAICritic", "make_openai_critic"]

@@ -7,7 +7,7 @@ process, so the probe is paid once. Outside json_schema the schema is written in
 message and JSON is dug out of free text (```json fences, prose around it, reasoning blocks).
 
 A reply that is not valid JSON or fails validation is sent back with the error, a bounded number
-of times; the final :class:`CriticReplyError` carries the last reply and what all attempts cost.
+of times; the final :class:`ModelReplyError` carries the last reply and what all attempts cost.
 """
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from agent.contracts import Usage
-from agent.critics.base import CriticError, CriticReplyError, CriticUnavailable
-from agent.critics.openai_config import VLMSettings
-from agent.critics.templates import load_template
-from agent.critics.vlm_images import SentImage, encode, family_multiple, image_part
-from agent.critics.vlm_transport import ChatTransport, FormatRejected, ImageTooLarge
+from agent.vlm.errors import FormatRejected, ImageTooLarge, ModelError, ModelReplyError, ModelUnavailable
+from agent.vlm.settings import VLMSettings
+from agent.vlm.templates import load_template
+from agent.vlm.images import SentImage, encode, family_multiple, image_part
+from agent.vlm.transport import ChatTransport
 
 log = logging.getLogger("sculpt.vlm")
 T = TypeVar("T", bound=BaseModel)
@@ -198,14 +198,14 @@ class StructuredClient:
             except ImageTooLarge as exc:
                 total += exc.usage
                 if halved or not request.images or self.image_side // 2 < _MIN_SIDE:
-                    raise self._with_usage(CriticUnavailable(
+                    raise self._with_usage(ModelUnavailable(
                         f"{exc}; the image was {self.image_side} px on its long side - set image_side "
                         "(SCULPT_VLM_IMAGE_SIDE) to a size the server accepts"), total)
                 halved = True
                 self.image_side //= 2
                 log.info("%s refused the image size; resending at %d px", self.transport.who, self.image_side)
                 continue
-            except CriticError as exc:
+            except ModelError as exc:
                 raise self._with_usage(exc, total + exc.usage)
             total += reply.usage
             if mode == "json_schema" and known_mode(self.transport.url, self.transport.model) is None:
@@ -221,7 +221,7 @@ class StructuredClient:
                     error += (f" (the reply was cut off at max_tokens={self.settings.max_tokens}; raise "
                               "max_tokens / SCULPT_VLM_MAX_TOKENS)")
                 if len(history) + 1 >= attempts:
-                    raise CriticReplyError(f"{self.transport.who}: no usable reply in {attempts} attempt(s); "
+                    raise ModelReplyError(f"{self.transport.who}: no usable reply in {attempts} attempt(s); "
                                            f"last error: {self.transport.clean(error, 500)}", usage=total,
                                            last_reply=self.transport.redact(text))
                 history.append((text, error))
@@ -229,7 +229,7 @@ class StructuredClient:
             return Answer(value=value, usage=total, text=text, sizes=sizes, mode=mode, priced=reply.priced)
 
     @staticmethod
-    def _with_usage(exc: CriticError, usage: Usage, suffix: str = "") -> CriticError:
+    def _with_usage(exc: ModelError, usage: Usage, suffix: str = "") -> ModelError:
         return type(exc)(f"{exc}{suffix}", usage=usage, last_reply=exc.last_reply)
 
     def _response_format(self, reply_model: type[BaseModel], mode: str) -> dict | None:

@@ -1,4 +1,4 @@
-"""One chat completion over the official openai client, with errors turned into the critic's own.
+"""One chat completion over the official openai client, with errors turned into this package's own.
 
 The client already retries 408/409/429/5xx and connection errors with backoff, honouring
 Retry-After; this module only sets how often and how long (``max_retries``, ``timeout``) and says
@@ -17,9 +17,9 @@ from typing import Any
 import openai
 
 from agent.contracts import Usage
-from agent.critics.base import CriticReplyError, CriticUnavailable
-from agent.critics.openai_config import OPENAI_URL, VLMSettings, redact_url
-from agent.critics.pricing import cost
+from agent.vlm.errors import FormatRejected, ImageTooLarge, ModelReplyError, ModelUnavailable
+from agent.vlm.settings import OPENAI_URL, VLMSettings, redact_url
+from agent.vlm.pricing import cost
 from tools.errors import InputError
 
 log = logging.getLogger("sculpt.vlm")
@@ -29,14 +29,6 @@ _SIZE_WORDS = re.compile(r"too (large|big)|exceed|maximum|max(imum)?[ _](size|di
                          r"dimension|resolution|size", re.I)
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output|guided|grammar", re.I)
 _SECRETS = (re.compile(r"Bearer\s+\S+", re.I), re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"))
-
-
-class FormatRejected(CriticUnavailable):
-    """The server refused the response_format it was sent (the caller falls back to a simpler one)."""
-
-
-class ImageTooLarge(CriticUnavailable):
-    """The server refused an image as too large (the caller resends it smaller)."""
 
 
 @dataclass
@@ -90,7 +82,7 @@ class ChatTransport:
         return text if len(text) <= limit else text[:limit] + "..."
 
     def complete(self, messages: list[dict], response_format: dict | None = None) -> Reply:
-        """One reply. Raises CriticUnavailable (or its FormatRejected / ImageTooLarge) and CriticReplyError."""
+        """One reply. Raises ModelUnavailable (or its FormatRejected / ImageTooLarge) and ModelReplyError."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages,
                                   self._tokens_arg: self.settings.max_tokens}
         if self.settings.temperature is not None:
@@ -104,19 +96,19 @@ class ChatTransport:
         except openai.APIStatusError as exc:
             error = self._status_error(exc, response_format is not None)
         except openai.APITimeoutError:
-            error = CriticUnavailable(f"{self.who}: no reply within {self.settings.timeout:g} s, "
+            error = ModelUnavailable(f"{self.who}: no reply within {self.settings.timeout:g} s, "
                                       f"{self.settings.max_retries} retries included; raise timeout "
                                       "(SCULPT_VLM_TIMEOUT) or check the server's load")
         except openai.APIConnectionError as exc:
-            error = CriticUnavailable(f"{self.who}: cannot connect ({self.clean(exc)}) after "
+            error = ModelUnavailable(f"{self.who}: cannot connect ({self.clean(exc)}) after "
                                       f"{self.settings.max_retries} retries; is the server running and the "
                                       "base URL right (--critic-base-url / OPENAI_BASE_URL)?")
         except openai.OpenAIError as exc:
-            error = CriticReplyError(f"{self.who}: unreadable reply: {self.clean(exc)}")
+            error = ModelReplyError(f"{self.who}: unreadable reply: {self.clean(exc)}")
         seconds = time.perf_counter() - t0
         if error is not None:
             # Raised outside the except block so the openai exception is not kept as __context__.
-            assert isinstance(error, (CriticUnavailable, CriticReplyError))
+            assert isinstance(error, (ModelUnavailable, ModelReplyError))
             error.usage = Usage(calls=1, seconds=seconds)
             raise error
         return self._read(response, seconds)
@@ -129,21 +121,21 @@ class ChatTransport:
         usage = Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=dollars, seconds=seconds)
         choices = getattr(response, "choices", None)
         if not choices:
-            raise CriticReplyError(f"{self.who}: the reply holds no choices (no answer at all); try again or "
+            raise ModelReplyError(f"{self.who}: the reply holds no choices (no answer at all); try again or "
                                    "check the server's logs", usage=usage, last_reply="")
         choice = choices[0]
         message = getattr(choice, "message", None)
         finish = getattr(choice, "finish_reason", None)
         refusal = getattr(message, "refusal", None)
         if refusal:
-            raise CriticReplyError(f"{self.who} refused to answer: {self.clean(refusal)}", usage=usage,
+            raise ModelReplyError(f"{self.who} refused to answer: {self.clean(refusal)}", usage=usage,
                                    last_reply=self.redact(refusal))
         if finish == "content_filter":
-            raise CriticReplyError(f"{self.who}: the reply was withheld by the server's content filter",
+            raise ModelReplyError(f"{self.who}: the reply was withheld by the server's content filter",
                                    usage=usage, last_reply=self.redact(getattr(message, "content", "") or ""))
         content = getattr(message, "content", None)
         if not isinstance(content, str) or not content.strip():
-            raise CriticReplyError(f"{self.who}: empty reply (finish_reason={finish}); check that the model "
+            raise ModelReplyError(f"{self.who}: empty reply (finish_reason={finish}); check that the model "
                                    "accepts images and that max_tokens leaves room for an answer",
                                    usage=usage, last_reply=content if isinstance(content, str) else "")
         return Reply(text=content, usage=usage, finish_reason=finish, priced=priced)
@@ -155,7 +147,7 @@ class ChatTransport:
         except openai.OpenAIError:
             return []
 
-    def _status_error(self, exc: openai.APIStatusError, sent_format: bool) -> CriticUnavailable:
+    def _status_error(self, exc: openai.APIStatusError, sent_format: bool) -> ModelUnavailable:
         status = exc.status_code
         text = self.clean(exc.message)
         if status == 413 or (status in (400, 422) and _IMAGE_WORDS.search(text) and _SIZE_WORDS.search(text)):
@@ -175,4 +167,4 @@ class ChatTransport:
             hint = f"server error after {retries} retries; check the server's logs"
         else:
             hint = "the server rejected the request"
-        return CriticUnavailable(f"{self.who}: HTTP {status}: {text} ({hint})")
+        return ModelUnavailable(f"{self.who}: HTTP {status}: {text} ({hint})")
