@@ -100,9 +100,11 @@ class Run:
     @classmethod
     def open(cls, run_dir: str | Path, *, engine=None, critic: Critic | None = None, budget: int | None = None,
              critic_spec: str | None = None, critic_options: dict[str, Any] | None = None,
-             on_event: Callable[[dict], None] | None = None, exclusive: str | None = None) -> "Run":
+             localiser: str | None = None, on_event: Callable[[dict], None] | None = None,
+             exclusive: str | None = None) -> "Run":
         """An existing run folder, its components rebuilt from run.json. ``budget`` (images),
-        ``critic_spec`` and ``critic_options`` change the run's spec from here on (run.json too).
+        ``critic_spec``, ``critic_options`` and ``localiser`` change the run's spec from here on
+        (run.json too).
         ``exclusive`` (who asks, e.g. "sculpt resume") holds the folder's lock while the run is
         open, so a person cannot resume a run a batch worker is running (agent/locks.py)."""
         lock = None
@@ -111,7 +113,7 @@ class Run:
             lock.acquire()
         try:
             run = cls._open(run_dir, engine=engine, critic=critic, budget=budget, critic_spec=critic_spec,
-                            critic_options=critic_options, on_event=on_event)
+                            critic_options=critic_options, localiser=localiser, on_event=on_event)
         except BaseException:
             if lock:
                 lock.release()
@@ -120,7 +122,7 @@ class Run:
         return run
 
     @classmethod
-    def _open(cls, run_dir, *, engine, critic, budget, critic_spec, critic_options, on_event) -> "Run":
+    def _open(cls, run_dir, *, engine, critic, budget, critic_spec, critic_options, localiser, on_event) -> "Run":
         store = RunStore.open(run_dir)
         if not store.has_checkpoint():
             raise InputError(f"{store.root} has no checkpoint.sqlite, so there is nothing to resume from")
@@ -136,6 +138,8 @@ class Run:
             changes["critic"] = critic_spec
         if critic_options:
             changes["critic_options"] = {**spec.critic_options, **critic_options}
+        if localiser:
+            changes["localiser"] = localiser
         if changes:
             spec = spec_with(spec, **changes)
         # Built before run.json changes: a critic or model that cannot be built leaves the run as it was.
