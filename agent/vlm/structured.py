@@ -24,9 +24,10 @@ from pydantic import BaseModel, ValidationError
 
 from agent.contracts import Usage
 from agent.vlm.errors import FormatRejected, ImageTooLarge, ModelError, ModelReplyError, ModelUnavailable
+from agent.vlm.grammar import Override, ReplyShape
+from agent.vlm.images import family_multiple
 from agent.vlm.settings import VLMSettings
 from agent.vlm.templates import load_template
-from agent.vlm.images import SentImage, encode, family_multiple, image_part
 from agent.vlm.transport import ChatTransport
 
 log = logging.getLogger("sculpt.vlm")
@@ -138,12 +139,16 @@ def describe_error(exc: Exception, limit: int = 8) -> str:
 # -- requests -----------------------------------------------------------------------------------
 @dataclass
 class ChatRequest:
-    """What to ask: the rendered template's two messages and the images, labelled in order."""
+    """What to ask: the rendered template's two messages and the images, labelled in order.
+    ``constraints`` narrow the reply's schema where the caller knows its shape (one verdict per
+    checklist id): a local model's decoder enforces them (agent/vlm/grammar.py); a server gets the
+    reply model's strict schema and the same shape is checked after the reply."""
 
     system: str
     user: str
     images: list[Image.Image] = field(default_factory=list)
     labels: list[str] | None = None
+    constraints: dict[str, Override] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,6 +165,8 @@ class StructuredClient:
     """Asks one model for validated JSON replies."""
 
     def __init__(self, transport: ChatTransport, settings: VLMSettings):
+        """``transport``: anything with ChatTransport's ``complete``, ``image_part``, ``url``, ``model``,
+        ``who``, ``clean`` and ``redact`` (the HTTP one, or agent/vlm/local.py's model on this machine)."""
         self.transport = transport
         self.settings = settings
         self.image_side = settings.image_side  # lowered for good if the server refuses an image size
@@ -184,7 +191,8 @@ class StructuredClient:
             mode = self.mode
             messages, sizes = self._messages(request, reply_model, mode, history)
             try:
-                reply = self.transport.complete(messages, self._response_format(reply_model, mode))
+                reply = self.transport.complete(messages, self._response_format(reply_model, mode),
+                                                shape=ReplyShape(reply_model, request.constraints))
             except FormatRejected as exc:
                 total += exc.usage
                 if self.settings.structured != "auto" or mode not in _NEXT_MODE:
@@ -247,16 +255,17 @@ class StructuredClient:
             # Without a schema-constrained decoder the model must read the schema itself.
             schema = json.dumps(strict_schema(reply_model), separators=(",", ":"))
             system += "\n\n" + self._format.fill("system", schema=schema)
-        sent: list[SentImage] = [encode(im, self.image_side, self.multiple) for im in request.images]
+        sent = [self.transport.image_part(im, self.image_side, self.multiple, self.settings.image_detail)
+                for im in request.images]
         if sent:
             labels = request.labels or [f"Image {i + 1}:" for i in range(len(sent))]
             content: Any = [{"type": "text", "text": request.user}]
-            for label, image in zip(labels, sent):
-                content += [{"type": "text", "text": label}, image_part(image, self.settings.image_detail)]
+            for label, (part, _size) in zip(labels, sent):
+                content += [{"type": "text", "text": label}, part]
         else:
             content = request.user  # text-only servers want a plain string
         messages = [{"role": "system", "content": system}, {"role": "user", "content": content}]
         for reply_text, error in history:
             messages += [{"role": "assistant", "content": reply_text},
                          {"role": "user", "content": self._format.fill("user", error=error)}]
-        return messages, [s.size for s in sent]
+        return messages, [size for _part, size in sent]

@@ -9,6 +9,7 @@ are never chained onto ours.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import openai
 
 from agent.contracts import Usage
 from agent.vlm.errors import FormatRejected, ImageTooLarge, ModelReplyError, ModelUnavailable
+from agent.vlm.images import encode, image_part
 from agent.vlm.settings import OPENAI_URL, VLMSettings, redact_url
 from agent.vlm.pricing import cost
 from tools.errors import InputError
@@ -28,6 +30,7 @@ _IMAGE_WORDS = re.compile(r"image|picture|pixel", re.I)
 _SIZE_WORDS = re.compile(r"too (large|big)|exceed|maximum|max(imum)?[ _](size|dimension|resolution|pixels)|"
                          r"dimension|resolution|size", re.I)
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output|guided|grammar", re.I)
+YES_TOKENS = ("Yes", " Yes", "yes")  # the answer VQAScore reads, as tokenizers write it (agent/vlm/hf_vqa.py)
 _SECRETS = (re.compile(r"Bearer\s+\S+", re.I), re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"))
 
 
@@ -81,20 +84,62 @@ class ChatTransport:
         text = " ".join(self.redact(text).split())
         return text if len(text) <= limit else text[:limit] + "..."
 
-    def complete(self, messages: list[dict], response_format: dict | None = None) -> Reply:
-        """One reply. Raises ModelUnavailable (or its FormatRejected / ImageTooLarge) and ModelReplyError."""
+    def image_part(self, image, long_side: int, multiple: int, detail: str) -> tuple[dict, tuple[int, int]]:
+        """An image as a message part (a PNG data URL) and the size it is sent at."""
+        sent = encode(image, long_side, multiple)
+        return image_part(sent, detail), sent.size
+
+    def complete(self, messages: list[dict], response_format: dict | None = None, shape=None) -> Reply:
+        """One reply. Raises ModelUnavailable (or its FormatRejected / ImageTooLarge) and ModelReplyError.
+        ``shape`` (agent/vlm/grammar.py) is for decoders that enforce it; a server gets ``response_format``."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages,
                                   self._tokens_arg: self.settings.max_tokens}
         if self.settings.temperature is not None:
             kwargs["temperature"] = self.settings.temperature
         if response_format is not None:
             kwargs["response_format"] = response_format
+        response, seconds = self._create(kwargs, response_format is not None)
+        return self._read(response, seconds)
+
+    def yes_probability(self, image, question: str, long_side: int, multiple: int,
+                        detail: str) -> tuple[float, Usage, bool]:
+        """VQAScore over a server: P("Yes") as the first answer token to ``question`` about ``image``,
+        from the logprobs of that token (the top 20 alternatives; a yes outside them is below the
+        20th and counts as 0). Returns (P(yes), usage, priced). A server that gives no logprobs
+        raises ModelReplyError saying to use judge mode."""
+        part, _size = self.image_part(image, long_side, multiple, detail)
+        kwargs: dict[str, Any] = {"model": self.model, self._tokens_arg: 1, "logprobs": True, "top_logprobs": 20,
+                                  "messages": [{"role": "user", "content": [part, {"type": "text", "text": question}]}]}
+        if self.settings.temperature is not None:
+            kwargs["temperature"] = self.settings.temperature
+        advice = ("VQAScore reads the probability of the first answer token; use --critic-option mode=judge "
+                  "(structured critiques) with this server")
+        try:
+            response, seconds = self._create(kwargs, False)
+        except ModelUnavailable as exc:
+            if "logprob" not in str(exc).lower():
+                raise
+            raise ModelReplyError(f"{self.who} does not return logprobs ({self.clean(exc, 160)}); {advice}",
+                                  usage=exc.usage) from None
+        usage, priced = self._usage(response, seconds)
+        choices = getattr(response, "choices", None) or []
+        content = getattr(getattr(choices[0], "logprobs", None), "content", None) if choices else None
+        if not content:
+            raise ModelReplyError(f"{self.who} returned no logprobs; {advice}", usage=usage, last_reply="")
+        first = content[0]
+        options = {(getattr(t, "token", ""), float(getattr(t, "logprob", -math.inf)))
+                   for t in (getattr(first, "top_logprobs", None) or [])}
+        options.add((getattr(first, "token", ""), float(getattr(first, "logprob", -math.inf))))
+        p = sum(math.exp(lp) for token, lp in options if token in YES_TOKENS)
+        return min(1.0, p), usage, priced
+
+    def _create(self, kwargs: dict[str, Any], sent_format: bool) -> tuple[Any, float]:
         t0 = time.perf_counter()
         error: Exception | None = None
         try:
             response = self._client.chat.completions.create(**kwargs)
         except openai.APIStatusError as exc:
-            error = self._status_error(exc, response_format is not None)
+            error = self._status_error(exc, sent_format)
         except openai.APITimeoutError:
             error = ModelUnavailable(f"{self.who}: no reply within {self.settings.timeout:g} s, "
                                       f"{self.settings.max_retries} retries included; raise timeout "
@@ -111,14 +156,18 @@ class ChatTransport:
             assert isinstance(error, (ModelUnavailable, ModelReplyError))
             error.usage = Usage(calls=1, seconds=seconds)
             raise error
-        return self._read(response, seconds)
+        return response, seconds
 
-    def _read(self, response: Any, seconds: float) -> Reply:
+    def _usage(self, response: Any, seconds: float) -> tuple[Usage, bool]:
         raw = getattr(response, "usage", None)
         tokens_in = int(getattr(raw, "prompt_tokens", 0) or 0)
         tokens_out = int(getattr(raw, "completion_tokens", 0) or 0)
         dollars, priced = cost(self.model, tokens_in, tokens_out, self.settings.price_table())
-        usage = Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=dollars, seconds=seconds)
+        return Usage(calls=1, input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=dollars,
+                     seconds=seconds), priced
+
+    def _read(self, response: Any, seconds: float) -> Reply:
+        usage, priced = self._usage(response, seconds)
         choices = getattr(response, "choices", None)
         if not choices:
             raise ModelReplyError(f"{self.who}: the reply holds no choices (no answer at all); try again or "
