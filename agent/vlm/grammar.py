@@ -15,7 +15,8 @@ off. So the grammar is made finite and small enough:
   server's reply is checked with.
 
 The longest reply the grammar allows is then a known number of bytes, and ``max_new_tokens`` is
-set from it: the reply always ends, and always parses.
+set from it: the reply always ends, and always parses. The budget (``max_tokens``) sets how long the
+free strings may be; it is a target, not a cap, when a long checklist's structure alone would fill it.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ STRING_CHARS = r"[ -!#-\[\]-~]"  # printable ASCII but " and \: no escapes, one 
 GRID = [round(i / 20, 2) for i in range(21)]
 ARRAY_CAP = 4  # items in an array the caller gave no shape to (defects, tried prompts)
 LONGEST_STRING = 240  # characters: enough for evidence or a prompt; more is rambling
+SHORTEST_STRING = 16  # characters every free string may have, however long the checklist
 SEP, COLON = 2, 2  # xgrammar writes ", " between items and ": " after keys
 
 Override = Callable[[dict[str, Any]], dict[str, Any]]
@@ -89,7 +91,10 @@ def bounded_schema(shape: ReplyShape, budget_bytes: int) -> BoundedSchema:
     tree = _bound(tree)
     fixed, slots = _size(tree)
     shortest = _min_length(tree)
-    chars = LONGEST_STRING if slots == 0 else max(shortest, min(LONGEST_STRING, (budget_bytes - fixed) // slots))
+    # The budget is a target: a checklist so long that its structure alone fills it still gets
+    # strings of SHORTEST_STRING characters, and a reply that may run past the target, but ends.
+    chars = LONGEST_STRING if slots == 0 else max(shortest, SHORTEST_STRING,
+                                                  min(LONGEST_STRING, (budget_bytes - fixed) // slots))
     _set_strings(tree, chars)
     return BoundedSchema(schema=tree, max_bytes=fixed + slots * chars, string_chars=chars)
 

@@ -68,6 +68,24 @@ def load(kind: Kind, name: str, device: str = "auto", dtype: str = "auto",
         return _LOADED[key]
 
 
+def model_type_of(name: str) -> str:
+    """The model type a folder or cached hub id declares in its config.json (never downloads)."""
+    import transformers
+
+    path = resolve(name)
+    try:
+        return transformers.AutoConfig.from_pretrained(path, local_files_only=True).model_type
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name} has no usable config.json ({_first_line(exc)}); is it a transformers model "
+                         "folder?") from None
+
+
+def accepts(kind: Kind, model_type: str) -> bool:
+    from transformers.models.auto import modeling_auto
+
+    return model_type in getattr(modeling_auto, kind.mapping)
+
+
 def resolve(name: str) -> str:
     """A local folder (as an absolute path) or a hub id that is in the cache; never a download."""
     if not name or not name.strip():
@@ -87,13 +105,12 @@ def resolve(name: str) -> str:
         return snapshot_download(name, local_files_only=True)
     except (LocalEntryNotFoundError, ValueError, OSError):
         raise InputError(f"{name} is neither a folder nor a model in the Hugging Face cache, and sculpt never "
-                         f"downloads critic weights: fetch it first (`huggingface-cli download {name}`) or give "
+                         f"downloads critic weights: fetch it first (`hf download {name}`) or give "
                          "its folder") from None
 
 
 def _load(kind: Kind, name: str, path: str, device, dtype):
     import transformers
-    from transformers.models.auto import modeling_auto
 
     try:
         config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
@@ -101,7 +118,7 @@ def _load(kind: Kind, name: str, path: str, device, dtype):
         raise InputError(f"{name} has no usable config.json ({_first_line(exc)}); is it a transformers model "
                          "folder?") from None
     model_type = getattr(config, "model_type", "?")
-    if model_type not in getattr(modeling_auto, kind.mapping):
+    if not accepts(kind, model_type):
         raise InputError(f"{name} is a {model_type!r} model, not {kind.what} ({kind.auto_class} cannot load it; "
                          f"e.g. {kind.examples})")
     try:

@@ -28,6 +28,7 @@ class LocalVLM:
     model: Any
     processor: Any
     lock: threading.Lock = field(default_factory=threading.Lock)  # one call at a time on the device
+    cache: dict[str, Any] = field(default_factory=dict)  # what is built once per model (grammar compilers)
 
     @property
     def tokenizer(self):
@@ -64,11 +65,11 @@ class LocalVLM:
     def chat_prompt(self, turns: list[dict[str, Any]]) -> str:
         return self.processor.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
 
-    def inputs(self, images: list[list[Image.Image]], texts: list[str]) -> dict[str, Any]:
-        """Model inputs for a batch: ``images[i]`` are the images of ``texts[i]``; left padding, so the
-        last position of every row is its last real token."""
-        batch = self.processor(images=[[to_rgb(im) for im in row] for row in images], text=texts, padding=True,
-                               return_tensors="pt")
+    def inputs(self, images: list[list[Image.Image]] | None, texts: list[str]) -> dict[str, Any]:
+        """Model inputs for a batch: ``images[i]`` are the images of ``texts[i]`` (None: text only);
+        left padding, so the last position of every row is its last real token."""
+        pictures = [[to_rgb(im) for im in row] for row in images] if images else None
+        batch = self.processor(images=pictures, text=texts, padding=True, return_tensors="pt")
         out = {}
         for key, value in batch.items():
             if key == "labels":  # PaliGemma's processor makes training labels; nothing to learn here
