@@ -56,7 +56,7 @@ class HFCritic(Critic):
 
     def __init__(self, name: str, options: HFOptions):
         from agent.vlm.hf_vlm import load_vlm
-        from agent.vlm.local import LocalSettings, LocalTransport
+        from agent.vlm.local import LocalSettings, LocalTransport, require_xgrammar
         from agent.vlm.structured import StructuredClient
 
         self.options = options
@@ -68,6 +68,8 @@ class HFCritic(Critic):
         if options.mode == "judge" and not self.vlm.has_chat_template:
             raise InputError(f"{self.name}: judge mode needs a chat template, and this model's processor has none "
                              "(a PaliGemma-style model reads plain prompts); use mode=vqa")
+        if options.mode == "judge":
+            require_xgrammar(self.name)
         self.judge = None
         if self.vlm.has_chat_template:
             settings = LocalSettings(reasks=options.reasks, max_tokens=options.max_tokens,

@@ -16,6 +16,7 @@ The system message is folded into the first user turn: chat templates disagree o
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 import time
@@ -30,8 +31,15 @@ from agent.vlm.grammar import ReplyShape, bounded_schema
 from agent.vlm.hf_vlm import LocalVLM
 from agent.vlm.images import sent_size, to_rgb
 from agent.vlm.transport import Reply
+from tools.errors import InputError
 
 _COMPILE_LOCK = threading.Lock()
+
+
+def require_xgrammar(who: str) -> None:
+    if importlib.util.find_spec("xgrammar") is None:
+        raise InputError(f"{who}: structured replies from a local model (judge mode, planning a free-form brief) "
+                         "need xgrammar: pip install 'sculpt[local-critic]'")
 
 
 class LocalSettings(BaseModel):
@@ -121,6 +129,7 @@ class LocalTransport:
     def _grammar(self, schema: dict[str, Any]):
         """The compiled grammar of ``schema`` for this model's tokenizer (compilers and grammars are
         kept with the model: the tokenizer's table is built once)."""
+        require_xgrammar(self.who)
         import xgrammar as xgr
 
         key = json.dumps(schema, sort_keys=True)
