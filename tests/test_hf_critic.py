@@ -97,8 +97,9 @@ def test_a_random_judge_always_answers_in_the_critique_schema(tiny_vlm_dir, fami
         assert all(i in [r.id for r in checklist] for d in crit.defects for i in d.requirement_ids)
         assert crit.usage.output_tokens > 0 and crit.usage.calls == crit.usage.output_tokens
         # The grammar's longest reply (plus the end of turn) bounds what was generated.
-        shape = ReplyShape(CritiqueReply, {"verdicts": one_per_id([r.id for r in checklist]),
-                                           "defects.items.requirement_ids.items": choose_from([r.id for r in checklist])})
+        ids = [r.id for r in checklist]
+        shape = ReplyShape(CritiqueReply, {"verdicts": one_per_id(ids),
+                                           "defects.items.requirement_ids.items": choose_from(ids)})
         assert crit.usage.output_tokens <= bounded_schema(shape, 500).max_bytes + 1
 
 
