@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from agent.critics.base import Critic
 from agent.critics.registry import make_critic
@@ -56,7 +57,18 @@ def refuse_inpainting_checkpoint(engine, model: str) -> None:
 
 
 def build_critic(spec: RunSpec) -> Critic:
-    return make_critic(spec.critic, **spec.critic_options)
+    return critic_for(spec.critic, spec.critic_options, spec.localiser)
+
+
+def critic_for(critic: str, options: dict[str, Any], localiser: str | None = None) -> Critic:
+    """The critic a spec names, with a localiser when one is named (it supplies the regions and
+    the located objects the critic does not give)."""
+    built = make_critic(critic, **options)
+    if localiser:
+        from agent.critics.localised import with_localiser
+
+        built = with_localiser(built, localiser)
+    return built
 
 
 def build_rewriter(spec: RunSpec) -> Rewriter:

@@ -2,7 +2,7 @@
 
 The config file is ``sculpt.toml`` in the working directory, or the file SCULPT_CONFIG names.
 The OpenAI-compatible critic reads its own keys (OPENAI_BASE_URL, OPENAI_API_KEY, ...) through
-agent/critics/openai_config.py; nothing here ever stores or prints a key.
+agent/vlm/settings.py; nothing here ever stores or prints a key.
 """
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ class SculptSettings(BaseSettings):
     model: str = Field(SHAPES_MODEL, description="diffusers folder, single file or hub id; 'shapes' = built in")
     critic: str = Field("scene", description="critic spec: scene, openai:MODEL, scripted:PATH")
     critic_base_url: str | None = Field(None, description="base URL of an OpenAI-compatible server")
+    # ``[critic_options]`` in sculpt.toml, SCULPT_CRITIC_OPTIONS as JSON, --critic-option KEY=VALUE
+    critic_options: dict[str, Any] = Field(default_factory=dict, description="the critic's own settings")
+    localiser: str | None = Field(None, description="hf:PATH_OR_ID: finds the objects requirements name")
     rewriter: str = Field("auto", description="rules, keep, openai:MODEL; auto picks by critic")
     budget: int = Field(8, description="generator calls (images) per run")
     max_seconds: float | None = None
@@ -46,7 +49,7 @@ class SculptSettings(BaseSettings):
     model_configs: str | None = None
     # The agent's decision rules (agent/policy/config.py), e.g. a [policy] table with retries = 2.
     policy: dict[str, Any] = Field(default_factory=dict)
-    # Read by the server critic and rewriter (agent/critics/openai_config.py), not here.
+    # Read by the server critic and rewriter (agent/vlm/settings.py), not here.
     vlm: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -69,7 +72,7 @@ def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto"
         policy["inpaint_guide"] = False
     return read_spec({
         "brief": brief, "start_image": start_image, "model": s.model, "critic": s.critic,
-        "critic_options": {"base_url": s.critic_base_url} if s.critic_base_url else {}, "rewriter": s.rewriter,
+        "critic_options": critic_options_of(s), "localiser": s.localiser, "rewriter": s.rewriter,
         "budget": {"generations": s.budget, "seconds": s.max_seconds, "usd": s.max_usd, "tokens": s.max_tokens},
         "seed": seed, "mode": mode,
         "engine": {"device": s.device, "dtype": s.dtype, "scheduler": s.scheduler, "cpu_offload": s.cpu_offload,
@@ -77,6 +80,33 @@ def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto"
         "generation": {"steps": s.steps, "guidance": s.guidance, "width": s.width, "height": s.height},
         "policy": policy,
     }, f"settings ({config_path()}, SCULPT_* variables and flags)")
+
+
+def critic_options_of(s: SculptSettings) -> dict[str, Any]:
+    """The critic's options: the config's and flags' ``critic_options``, with ``--critic-base-url``
+    as the shorthand it is for ``base_url=``."""
+    return {**s.critic_options, **({"base_url": s.critic_base_url} if s.critic_base_url else {})}
+
+
+def parse_options(values: list[str] | None, flag: str = "--critic-option") -> dict[str, str] | None:
+    """``["mode=judge", "threshold=0.6"]`` -> ``{"mode": "judge", "threshold": "0.6"}`` (None when no
+    flag was given). Values stay text: each critic reads them with its own types. A later flag
+    overrides an earlier one with the same key."""
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for value in values:
+        key, eq, text = value.partition("=")
+        if not eq or not key.strip():
+            raise InputError(f"{flag} takes KEY=VALUE (e.g. {flag} mode=judge), got {value!r}")
+        out[key.strip()] = text.strip()
+    return out
+
+
+def changed_options(values: list[str] | None, base_url: str | None) -> dict[str, str] | None:
+    """The options a resume changes: its --critic-option flags and --critic-base-url (None: none)."""
+    options = {**(parse_options(values) or {}), **({"base_url": base_url} if base_url else {})}
+    return options or None
 
 
 def load_settings(**overrides) -> SculptSettings:

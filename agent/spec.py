@@ -58,6 +58,7 @@ class RunSpec(BaseModel):
     model: str = SHAPES_MODEL
     critic: str = "scene"
     critic_options: dict[str, Any] = Field(default_factory=dict)  # never secrets: a key stays in the env
+    localiser: str | None = None  # hf:PATH_OR_ID: boxes for the objects requirements name
     rewriter: str = "auto"
     budget: Budget = Field(default_factory=Budget)
     seed: int = Field(0, ge=0)
@@ -91,7 +92,13 @@ class RunSpec(BaseModel):
         return self.critic if self.critic.startswith("openai:") else "rules"
 
     def rewriter_options(self) -> dict[str, Any]:
-        return self.critic_options if self.rewriter_spec().startswith("openai:") else {}
+        """The LLM rewriter shares the critic's server settings; options only a critic reads (an hf:
+        critic's mode or device, an openai: critic's mode) are not the rewriter's."""
+        if not self.rewriter_spec().startswith("openai:"):
+            return {}
+        from agent.vlm.settings import VLMSettings
+
+        return {k: v for k, v in self.critic_options.items() if k in VLMSettings.model_fields}
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 RequirementKind = Literal[
     "object", "attribute", "size", "count", "position", "relation", "style", "background", "text", "other"
@@ -30,7 +30,8 @@ class Requirement(BaseModel):
 
 
 class Region(BaseModel):
-    """A normalised box (x0, y0, x1, y1) in 0..1, origin top left."""
+    """A normalised box (x0, y0, x1, y1) in 0..1, origin top left, and where it came from when that is
+    not the critic itself (a localiser's box, a person's)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,6 +39,15 @@ class Region(BaseModel):
     y0: float = Field(ge=0.0, le=1.0)
     x1: float = Field(ge=0.0, le=1.0)
     y1: float = Field(ge=0.0, le=1.0)
+    source: Literal["critic", "localiser", "person"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _source_only_when_known(self, handler):
+        # A region without a source is written as it always was: files and checkpoints stay the same.
+        data = handler(self)
+        if self.source is None and isinstance(data, dict):
+            data.pop("source", None)
+        return data
 
     @model_validator(mode="after")
     def _not_empty(self) -> "Region":

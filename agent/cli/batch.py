@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from agent.cli.display import console
+from agent.cli.options import CRITIC_OPTION_HELP, LOCALISER_HELP
 from agent.cli.errors import EXIT_CRITIC, EXIT_OK, EXIT_STOPPED, guarded
 from agent.status import Status
 
@@ -23,8 +24,11 @@ def batch(
     out_dir: Path = typer.Option(Path("batch"), "--out", help="the batch folder (reuse it to resume; on a "
                                  "cluster, a path every machine sees)"),
     model: Optional[str] = typer.Option(None, help="diffusers folder, single file or hub id"),
-    critic: Optional[str] = typer.Option(None, help="scene, noisy:RATE, openai:MODEL, scripted:PATH"),
+    critic: Optional[str] = typer.Option(None, help="scene, noisy:RATE, openai:MODEL, hf:PATH_OR_ID, scripted:PATH"),
     critic_base_url: Optional[str] = typer.Option(None),
+    critic_option: Optional[list[str]] = typer.Option(None, "--critic-option", metavar="KEY=VALUE",
+                                                     help=CRITIC_OPTION_HELP),
+    localiser: Optional[str] = typer.Option(None, "--localiser", metavar="SPEC", help=LOCALISER_HELP),
     budget: Optional[int] = typer.Option(None, help="images per brief (default 8)"),
     max_seconds: Optional[float] = typer.Option(None, help="wall-time budget per brief"),
     max_usd: Optional[float] = typer.Option(None, help="critic dollars per brief"),
@@ -45,9 +49,10 @@ def batch(
     from agent.batch.briefs import read_briefs
     from agent.batch.night import NightBudget
     from agent.components import build_critic
-    from agent.settings import load_settings, run_spec
+    from agent.settings import load_settings, parse_options, run_spec
 
-    s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
+    s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url,
+                      critic_options=parse_options(critic_option), localiser=localiser, budget=budget,
                       max_seconds=max_seconds, max_usd=max_usd, steps=steps, guidance=guidance)
     items = read_briefs(briefs, seed)
     template = run_spec(s, "-", seed=seed)  # each brief fills in its own text and seed

@@ -23,6 +23,7 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from agent.cli.display import console, print_result, progress_printer, verdict_label
+from agent.cli.options import CRITIC_OPTION_HELP, LOCALISER_HELP
 from agent.cli.errors import EXIT_STOPPED, exit_code, guarded
 from agent.policy.config import PolicyConfig
 
@@ -76,8 +77,11 @@ def chat(
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue a chat run folder"),
     image: Optional[Path] = typer.Option(None, "--image", help="start from your own image"),
     model: Optional[str] = typer.Option(None, help="diffusers folder, single file or hub id"),
-    critic: Optional[str] = typer.Option(None, help="scene, noisy:RATE, openai:MODEL, scripted:PATH"),
+    critic: Optional[str] = typer.Option(None, help="scene, noisy:RATE, openai:MODEL, hf:PATH_OR_ID, scripted:PATH"),
     critic_base_url: Optional[str] = typer.Option(None),
+    critic_option: Optional[list[str]] = typer.Option(None, "--critic-option", metavar="KEY=VALUE",
+                                                     help=CRITIC_OPTION_HELP),
+    localiser: Optional[str] = typer.Option(None, "--localiser", metavar="SPEC", help=LOCALISER_HELP),
     budget: Optional[int] = typer.Option(None, help="generator calls for the run [default: 8]"),
     seed: int = typer.Option(0),
     out_dir: Optional[Path] = typer.Option(None, "--out"),
@@ -85,15 +89,16 @@ def chat(
 ) -> None:
     """Refine an image together: after each critique you accept, give feedback, pick or mark a region."""
     from agent.lifecycle import Run
-    from agent.settings import load_settings, run_spec
+    from agent.settings import changed_options, load_settings, parse_options, run_spec
 
     if resume is not None:
         # As `sculpt resume`: a critic or server named here judges from now on (run.json records it).
         run = Run.open(resume, budget=budget, critic_spec=critic,
-                       critic_options={"base_url": critic_base_url} if critic_base_url else None,
+                       critic_options=changed_options(critic_option, critic_base_url), localiser=localiser,
                        on_event=progress_printer(quiet), exclusive="sculpt chat")
     else:
-        s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
+        s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url,
+                          critic_options=parse_options(critic_option), localiser=localiser, budget=budget,
                           runs_dir=out_dir)
         spec = run_spec(s, brief or Prompt.ask("brief"), seed=seed, mode="chat",
                         start_image=str(image) if image else None)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, DriftReport, Ranking, Requirement, Usage
 from agent.policy.outcome import losses
+from agent.vlm.errors import ModelError, ModelUnavailable
 from tools.errors import SculptError, Unreachable
 
 
@@ -33,6 +34,13 @@ class CriticUnavailable(CriticError, Unreachable):
 class CriticReplyError(CriticError):
     """The critic answered, but not usably (invalid JSON, schema violations, refusal, empty), even
     after being re-asked with the error."""
+
+
+def critic_error(exc: ModelError) -> CriticError:
+    """A model client's error as the critic's own: unreachable stays unreachable (the run stops,
+    resumable), an unusable reply stays a reply error; the cost and the last reply go with it."""
+    kind = CriticUnavailable if isinstance(exc, ModelUnavailable) else CriticReplyError
+    return kind(str(exc), usage=exc.usage, last_reply=exc.last_reply)
 
 
 class Plan(BaseModel):

@@ -42,7 +42,7 @@ def run_spec_of(store: RunStore) -> RunSpec:
 
 
 def reopened_spec(spec: RunSpec, store: RunStore, *, budget: int | None, critic_spec: str | None,
-                  critic_options: dict[str, Any] | None) -> tuple[RunSpec, bool]:
+                  critic_options: dict[str, Any] | None, localiser: str | None = None) -> tuple[RunSpec, bool]:
     """The spec with a person's changes, and whether anything changed. A budget that does not exceed
     the images the run has made is refused: below them it would rewrite history, at them it buys
     nothing."""
@@ -57,6 +57,8 @@ def reopened_spec(spec: RunSpec, store: RunStore, *, budget: int | None, critic_
         changes["critic"] = critic_spec
     if critic_options:
         changes["critic_options"] = {**spec.critic_options, **critic_options}
+    if localiser:
+        changes["localiser"] = localiser
     return (spec_with(spec, **changes), True) if changes else (spec, False)
 
 

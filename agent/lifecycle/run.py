@@ -107,11 +107,11 @@ class Run:
     @classmethod
     def open(cls, run_dir: str | Path, *, engine=None, critic: Critic | None = None, budget: int | None = None,
              critic_spec: str | None = None, critic_options: dict[str, Any] | None = None,
-             on_event: Callable[[dict], None] | None = None, exclusive: str | None = None,
-             holder: str = "sculpt") -> "Run":
+             localiser: str | None = None, on_event: Callable[[dict], None] | None = None,
+             exclusive: str | None = None, holder: str = "sculpt") -> "Run":
         """An existing run folder, its components rebuilt from run.json. ``budget`` (images, never
-        below those made), ``critic_spec`` and ``critic_options`` change the run's spec from here on
-        (run.json too). ``exclusive`` (who asks, e.g. "sculpt resume") holds the folder's lock while
+        below those made), ``critic_spec``, ``critic_options`` and ``localiser`` change the run's
+        spec from here on (run.json too). ``exclusive`` (who asks, e.g. "sculpt resume") holds the folder's lock while
         the run is open, so a person cannot resume a run a batch worker is running (agent/locks.py)."""
         lock = None
         if exclusive:
@@ -119,7 +119,8 @@ class Run:
             lock.acquire()
         try:
             run = cls._open(run_dir, engine=engine, critic=critic, budget=budget, critic_spec=critic_spec,
-                            critic_options=critic_options, on_event=on_event, holder=exclusive or holder)
+                            critic_options=critic_options, localiser=localiser, on_event=on_event,
+                            holder=exclusive or holder)
         except BaseException:
             if lock:
                 lock.release()
@@ -129,13 +130,13 @@ class Run:
         return run
 
     @classmethod
-    def _open(cls, run_dir, *, engine, critic, budget=None, critic_spec=None, critic_options=None, on_event=None,
-              holder="sculpt", checkpointer: str | None = "sqlite") -> "Run":
+    def _open(cls, run_dir, *, engine, critic, budget=None, critic_spec=None, critic_options=None, localiser=None,
+              on_event=None, holder="sculpt", checkpointer: str | None = "sqlite") -> "Run":
         store = RunStore.open(run_dir)
         if checkpointer == "sqlite" and not store.has_checkpoint():
             raise InputError(f"{store.root} has no checkpoint.sqlite, so there is nothing to resume from")
         spec, changed = reopened_spec(run_spec_of(store), store, budget=budget, critic_spec=critic_spec,
-                                      critic_options=critic_options)
+                                      critic_options=critic_options, localiser=localiser)
         # Built before run.json changes: a critic or model that cannot be built leaves the run as it was.
         engine, critic, rewriter = build_components(spec, engine=engine, critic=critic)
         if changed:

@@ -10,9 +10,9 @@ from langgraph.types import Command
 
 from agent.context import RunContext, context_of
 from agent.contracts import Action, Defect
-from agent.critics.base import CriticError
 from agent.nodes.common import checklist_of, emit, load_critique, node_prompt, sampler_steps
 from agent.policy import strength
+from agent.rewriters.base import RewriterError
 from agent.tree import Tree
 
 
@@ -38,7 +38,7 @@ def rewrite_prompt(state: dict, runtime: Runtime[RunContext]):
             tried = list(dict.fromkeys(state.get("tried_prompts", []) + [current_prompt, state["prompt"]]))
             rw = ctx.rewriter.rewrite(state["brief"], checklist, crit, current_prompt, tried, state.get("hints"),
                                       image=image)
-    except CriticError as exc:
+    except RewriterError as exc:
         # A rewriter that cannot answer is not fatal: the action goes ahead with the current prompt.
         emit(ctx, state, "rewrite_prompt", key="error", job=job, error=str(exc)[:300], kept=current_prompt)
         rw = None

@@ -7,6 +7,20 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, Defect, Requirement, Usage
+from tools.errors import SculptError, Unreachable
+
+
+class RewriterError(SculptError):
+    """The rewriter gave no usable prompt. Not fatal: the action goes ahead with the current prompt.
+    ``usage`` is what the attempts cost (charged to the run all the same)."""
+
+    def __init__(self, message: str, *, usage: Usage | None = None):
+        super().__init__(message)
+        self.usage = usage or Usage()
+
+
+class RewriterUnavailable(RewriterError, Unreachable):
+    """The rewriter's model could not be reached after its retries."""
 
 
 class Rewrite(BaseModel):

@@ -34,7 +34,8 @@ def run_agent(trial: Trial) -> MethodResult:
         # same images (seeds are fixed) and clean timings and checkpoint sizes; resuming it would not.
         shutil.rmtree(run_dir)
     spec = RunSpec(brief=trial.brief, model=trial.model, critic=trial.critic_spec,
-                   critic_options=dict(trial.critic_options), budget={"generations": trial.budget},
+                   critic_options=dict(trial.critic_options), localiser=trial.localiser,
+                   budget={"generations": trial.budget},
                    seed=trial.seed, policy=trial.policy,
                    # Spelled out so run.json describes the run fully (a resume or replay of the
                    # folder uses the benchmark's steps, not the model's default).

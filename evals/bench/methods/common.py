@@ -14,7 +14,7 @@ from PIL import Image
 
 from agent.contracts import Critique, Usage
 from agent.critics.base import Critic, CriticError, CriticUnavailable
-from agent.critics.registry import make_critic
+from agent.components import critic_for
 from evals.bench.counting import CountingEngine
 from evals.bench.errors import BenchStopped
 
@@ -40,6 +40,7 @@ class Trial:
     critic_spec: str
     critic_options: dict[str, Any]
     out: Path  # the benchmark's output folder
+    localiser: str | None = None  # hf:PATH_OR_ID, for the agent's regions
     model: str = "shapes"  # the model as given, recorded in the agent's run.json
     loopback: LoopbackOptions = field(default_factory=LoopbackOptions)
     policy: dict[str, Any] = field(default_factory=dict)  # the agent's rule settings (PolicyConfig fields)
@@ -47,7 +48,7 @@ class Trial:
     def make_critic(self) -> Critic:
         # A fresh critic for every trial: a stateful critic (scripted, or one with a cache) must
         # answer the same whichever trials ran before, or a resumed benchmark would differ.
-        return make_critic(self.critic_spec, **self.critic_options)
+        return critic_for(self.critic_spec, self.critic_options, self.localiser)
 
 
 @dataclass
