@@ -254,3 +254,28 @@ def _wait_for(predicate, timeout: float):
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting")
+
+
+def test_when_rays_node_dies_the_night_ends_with_its_own_exit_code_and_a_clean_terminal(shapes_model_dir,
+                                                                                       tmp_path):
+    """Kill the raylet of a night's own Ray (what a machine that dies does to it): every worker goes
+    with it; the command says so, with what a person does next, in exit code 5 — not the critic's 4 —
+    and what Ray printed meanwhile is in ray.log, not torn through the live table."""
+    import psutil
+
+    out, briefs = tmp_path / "night", briefs_file(tmp_path / "briefs.txt", BRIEFS[:3] * 15, invalid=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    driver = subprocess.Popen([sys.executable, "-m", "agent.cli", "batch", str(briefs), "--out", str(out), "--model",
+                               str(shapes_model_dir), "--steps", "20", "--workers", "2"],
+                              env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    _wait_for(lambda: (out / "batch.json").exists() and '"running"' in (out / "batch.json").read_text(), 240)
+    (raylet,) = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "raylet"]
+    raylet.kill()
+    stdout, stderr = driver.communicate(timeout=180)
+    assert driver.returncode == 5, stderr
+    assert "Ray's node on" in stderr and "Run the same command again" in stderr, stderr
+    assert "(raylet)" not in stdout + stderr and "(raylet)" in (out / "ray.log").read_text()
+    done = json.loads((out / "batch.json").read_text())["items"]
+    assert [e["status"] for e in done.values()].count("running") <= 2  # what ran is resumable, nothing lost
+    assert all((out / "runs" / k / "run.json").is_file() for k in done)

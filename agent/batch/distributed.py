@@ -22,6 +22,7 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from agent.batch.briefs import BatchItem, read_briefs
+from agent.batch.errors import WorkersLost
 from agent.batch.item import RUNS
 from agent.batch.manifest import Manifest, batch_lock
 from agent.batch.night import CRITIC_DOWN, NightBudget, Spent, spent_by
@@ -70,6 +71,15 @@ def run_batch_on_ray(briefs: Path, out: Path, template: RunSpec, pool: WorkerPoo
         return _Night(items, out, template, pool, manifest, night or NightBudget(), on_progress).run()
 
 
+def _dead_nodes() -> list[str]:
+    """The hosts of Ray nodes the cluster lists as dead ([] when it cannot be asked any more)."""
+    try:
+        return sorted({n.get("NodeManagerHostname") or n.get("NodeManagerAddress") or "?"
+                       for n in ray.nodes() if not n.get("Alive")})
+    except Exception:  # the cluster's control service is gone too: the worker errors say the rest
+        return []
+
+
 def _cause(exc: BaseException) -> BaseException:
     """The worker's own exception inside Ray's wrapper."""
     return getattr(exc, "cause", None) or exc
@@ -103,7 +113,7 @@ class _Night:
                 if not self.running() and (self.stopped or not self.queue):
                     break
                 if all(s.state == "dead" for s in self.pool.slots):
-                    raise Unreachable("every Ray worker is gone: " + "; ".join(s.error for s in self.pool.slots))
+                    raise self.workers_lost()
                 if self.pending:
                     ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=TICK)
                     for ref in ready:
@@ -153,6 +163,16 @@ class _Night:
                 return item
             self.queue.append(item)
         return None
+
+    def workers_lost(self) -> WorkersLost:
+        """Why the night cannot go on, and what a person does about it."""
+        done = sum(self.manifest.done(i.key) for i in self.items)
+        dead = _dead_nodes()
+        why = (f"Ray's node on {', '.join(dead)} died (its raylet or the machine), taking every worker with it"
+               if dead else "every Ray worker is gone (" + "; ".join(s.error for s in self.pool.slots) + ")")
+        return WorkersLost(f"{why}; {done} of {len(self.items)} briefs are done and kept. Run the same command "
+                           "again: finished briefs are skipped and interrupted ones resume from their checkpoints"
+                           " (with --ray, once the cluster is up again: `ray status` shows it)")
 
     # -- results ---------------------------------------------------------------------------------
     def collect(self, ref) -> None:

@@ -3,8 +3,9 @@
 Exit codes, for every command: 0 accepted (or done) · 3 stopped without acceptance (budget,
 plateau, nothing left, stopped by the person; the best image is still reported) · 4 a critic or
 another service could not be reached or never answered usably (finished work is kept; the same
-command, or `sculpt resume`, continues) · 2 bad input · 1 a bug in sculpt (one line, and where
-the traceback was written).
+command, or `sculpt resume`, continues) · 5 a batch's workers are all gone (Ray's node died;
+finished briefs are kept, the same command resumes the rest) · 2 bad input · 1 a bug in sculpt
+(one line, and where the traceback was written).
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agent.batch.errors import WorkersLost
 from agent.critics.base import CriticError
 from agent.errorlog import log_bug
 from agent.status import CRITIC_TROUBLE, Status
 from tools.errors import InternalError, SculptError, Unreachable
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_STOPPED, EXIT_CRITIC = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_STOPPED, EXIT_CRITIC, EXIT_WORKERS = 0, 1, 2, 3, 4, 5
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -34,6 +36,8 @@ def exit_code(status: str) -> int:
 
 
 def error_code(exc: SculptError) -> int:
+    if isinstance(exc, WorkersLost):
+        return EXIT_WORKERS
     if isinstance(exc, (CriticError, Unreachable)):
         return EXIT_CRITIC
     if isinstance(exc, InternalError):
