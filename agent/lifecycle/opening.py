@@ -14,6 +14,8 @@ from agent.store import RunStore
 from tools.errors import InputError, SculptError
 
 THREAD = {"configurable": {"thread_id": "run"}}
+# Answers that continue a finished run (they re-enter it); any other needs a question to answer.
+CONTINUING = ("branch", "continue")
 
 
 class LockLost(SculptError):
@@ -71,3 +73,12 @@ def check_still_held(lock: Lock | None, root) -> None:
     raise LockLost(f"the lock on {root} was taken over by {who}: this process stopped advancing the run "
                    f"after its last completed step, so two processes never write one run folder; "
                    f"`sculpt resume {root}` continues it once the other is done")
+
+
+def refuse_unanswerable(snap, answer: Any) -> None:
+    """Refuse an answer the run (its graph state ``snap``) cannot take now: one that needs a question
+    when the run has ended — a finished run takes only answers that continue it."""
+    action = answer.get("action") if isinstance(answer, dict) else None
+    if snap.values and not snap.interrupts and not (snap.next or snap.tasks) and action not in CONTINUING:
+        raise InputError("this run has ended; continue it (from one of its images, or let the agent go on) "
+                         "or start a new one")

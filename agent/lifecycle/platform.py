@@ -15,7 +15,6 @@ from typing import Any
 
 from agent.context import RunContext
 from agent.lifecycle.run import Run
-from agent.locks import Lock, run_folder_lock
 from agent.results import write_tree
 from agent.store import RUN_FILE
 
@@ -51,18 +50,13 @@ def _open(run_id: str, state: dict[str, Any]) -> Run:
 
     settings = load_settings()
     root = Path(settings.runs_dir) / run_id
-    lock = Lock(run_folder_lock(root), what=HOLDER)
-    lock.acquire()
-    try:
+
+    def make() -> Run:
         if (root / RUN_FILE).is_file():  # a thread the server resumes (after its restart, say)
-            run = Run._open(root, engine=None, critic=None, holder=HOLDER, checkpointer=None)
-        else:
-            spec = run_spec(settings, state.get("brief") or "", seed=int(state.get("seed") or 0),
-                            mode=state.get("mode") or "auto")
-            run = Run._start(spec, settings.runs_dir, engine=None, critic=None, run_id=run_id, checkpointer=None,
-                             on_event=None, holder=HOLDER)
-    except BaseException:
-        lock.release()
-        raise
-    run._hold(lock)
-    return run
+            return Run._open(root, engine=None, critic=None, holder=HOLDER, checkpointer=None)
+        spec = run_spec(settings, state.get("brief") or "", seed=int(state.get("seed") or 0),
+                        mode=state.get("mode") or "auto")
+        return Run._start(spec, settings.runs_dir, engine=None, critic=None, run_id=run_id, checkpointer=None,
+                          on_event=None, holder=HOLDER)
+
+    return Run.held_by(HOLDER, root, make)

@@ -20,7 +20,8 @@ from agent.context import RunContext
 from agent.critics.base import Critic
 from agent.errorlog import log_bug
 from agent.graph import compile_graph
-from agent.lifecycle.opening import THREAD, check_still_held, reopened_spec, run_spec_of, saved_values
+from agent.lifecycle.opening import (CONTINUING, THREAD, check_still_held, refuse_unanswerable, reopened_spec,
+                                     run_spec_of, saved_values)
 from agent.locks import Lock, run_folder_lock
 from agent.policy import stopping
 from agent.results import RunResult, result_of, write_tree
@@ -29,10 +30,6 @@ from agent.start_image import import_start_image
 from agent.status import CRITIC_TROUBLE, STOPPED_SHORT, status_of
 from agent.store import RUN_FILE, RunStore, new_run_id
 from tools.errors import InputError, InternalError, SculptError
-
-# Answers that continue a finished run (they re-enter it); any other needs a question to answer.
-CONTINUING = ("branch", "continue")
-
 
 def run_id_for(spec: RunSpec) -> str:
     return new_run_id(spec.brief, spec.seed, spec.model, spec.critic)
@@ -76,13 +73,14 @@ class Run:
         """A new run folder for ``spec`` (nothing runs until :meth:`advance`). A bad spec, critic or
         model fails here, before any folder exists. ``exclusive`` (who runs it, e.g. "sculpt run")
         holds the folder's lock while the run is open, as :meth:`open` does."""
-        run = cls._start(spec, out_dir, engine=engine, critic=critic, run_id=run_id, checkpointer=checkpointer,
-                         on_event=on_event, holder=exclusive or holder)
-        if exclusive:  # a folder made a moment ago: nobody else can hold it yet
-            lock = Lock(run_folder_lock(run.store.root), what=exclusive)
-            lock.acquire()
-            run._hold(lock)
-        return run
+        run_id = run_id or run_id_for(spec)
+
+        def make() -> "Run":
+            return cls._start(spec, out_dir, engine=engine, critic=critic, run_id=run_id, checkpointer=checkpointer,
+                              on_event=on_event, holder=exclusive or holder)
+
+        # With ``exclusive``, the folder's lock first (beside a folder not made yet).
+        return cls.held_by(exclusive, Path(out_dir) / run_id, make) if exclusive else make()
 
     @classmethod
     def _start(cls, spec, out_dir, *, engine, critic, run_id, checkpointer, on_event, holder) -> "Run":
@@ -113,21 +111,12 @@ class Run:
         below those made), ``critic_spec``, ``critic_options`` and ``localiser`` change the run's
         spec from here on (run.json too). ``exclusive`` (who asks, e.g. "sculpt resume") holds the folder's lock while
         the run is open, so a person cannot resume a run a batch worker is running (agent/locks.py)."""
-        lock = None
-        if exclusive:
-            lock = Lock(run_folder_lock(Path(run_dir)), what=exclusive)
-            lock.acquire()
-        try:
-            run = cls._open(run_dir, engine=engine, critic=critic, budget=budget, critic_spec=critic_spec,
-                            critic_options=critic_options, localiser=localiser, on_event=on_event,
-                            holder=exclusive or holder)
-        except BaseException:
-            if lock:
-                lock.release()
-            raise
-        if lock:
-            run._hold(lock)
-        return run
+        def make() -> "Run":
+            return cls._open(run_dir, engine=engine, critic=critic, budget=budget, critic_spec=critic_spec,
+                             critic_options=critic_options, localiser=localiser, on_event=on_event,
+                             holder=exclusive or holder)
+
+        return cls.held_by(exclusive, Path(run_dir), make) if exclusive else make()
 
     @classmethod
     def _open(cls, run_dir, *, engine, critic, budget=None, critic_spec=None, critic_options=None, localiser=None,
@@ -154,23 +143,29 @@ class Run:
         first step made nothing), started when there is no folder. Raises agent.locks.Busy when
         another process holds it."""
         run_dir = Path(out_dir) / run_id
+
+        def make() -> "Run":
+            if (run_dir / RUN_FILE).exists() and saved_values(RunStore(run_dir)) is not None:
+                return cls._open(run_dir, engine=engine, critic=critic, holder=holder)
+            shutil.rmtree(run_dir, ignore_errors=True)  # we hold its lock: nobody else writes there
+            return cls._start(spec, out_dir, engine=engine, critic=critic, run_id=run_id, checkpointer="sqlite",
+                              on_event=None, holder=holder)
+
+        return cls.held_by(holder, run_dir, make)
+
+    @classmethod
+    def held_by(cls, holder: str, run_dir: Path, make: Callable[[], "Run"]) -> "Run":
+        """``make()``'s run, holding ``run_dir``'s lock (taken first) for as long as it is open; the
+        lock is let go again if making it fails. Raises agent.locks.Busy when someone else holds it."""
         lock = Lock(run_folder_lock(run_dir), what=holder)
         lock.acquire()
         try:
-            if (run_dir / RUN_FILE).exists() and saved_values(RunStore(run_dir)) is not None:
-                run = cls._open(run_dir, engine=engine, critic=critic, holder=holder)
-            else:
-                shutil.rmtree(run_dir, ignore_errors=True)  # we hold its lock: nobody else writes there
-                run = cls._start(spec, out_dir, engine=engine, critic=critic, run_id=run_id, checkpointer="sqlite",
-                                 on_event=None, holder=holder)
+            run = make()
         except BaseException:
             lock.release()
             raise
-        run._hold(lock)
+        run._lock, run._for_life = lock, True
         return run
-
-    def _hold(self, lock: Lock) -> None:
-        self._lock, self._for_life = lock, True
 
     def close(self) -> None:
         if self.conn is not None:
@@ -241,13 +236,8 @@ class Run:
                 self._lock = None
 
     def check_answer(self, answer: Any) -> None:
-        """Refuse an answer this run cannot take now: one that needs a question when the run has
-        ended (a finished run takes only answers that continue it)."""
-        snap = self.graph.get_state(THREAD)
-        action = answer.get("action") if isinstance(answer, dict) else None
-        if snap.values and not snap.interrupts and not (snap.next or snap.tasks) and action not in CONTINUING:
-            raise InputError("this run has ended; continue it (from one of its images, or let the agent go on) "
-                             "or start a new one")
+        """Refuse an answer this run cannot take now (opening.refuse_unanswerable)."""
+        refuse_unanswerable(self.graph.get_state(THREAD), answer)
 
     def _next_input(self, answer: Any, reopen: dict | None):
         snap = self.graph.get_state(THREAD)
