@@ -158,6 +158,15 @@ class Action(BaseModel):
     source: Literal["rules", "critic", "human"] = "rules"
     # A witness: a light redraw of this node, judged independently, to confirm its critique.
     check: str | None = None
+    # inpaint: boxes kept out of the mask (objects that hold, spared by the repaint).
+    keep: list[Region] = Field(default_factory=list)
+    # A second step carried out on this one's image, the two judged as one outcome (a move: the
+    # object painted at its new place, then its old copy removed).
+    then: "Action | None" = None
+    # A planned layout, for a fresh sample that starts closer: an img2img starts from a sketch of it
+    # instead of a node's image; a txt2img's prompt is written from it (its rewrite job "layout").
+    # {"background": colour, "blobs": [{"group", "label", "colour", "box", "size"}]}
+    layout: dict[str, Any] | None = None
 
     @field_validator("strength")
     @classmethod
@@ -181,10 +190,24 @@ class Action(BaseModel):
             raise ValueError("inpaint needs at least one region")
         return self
 
+    @model_validator(mode="after")
+    def _steps(self) -> "Action":
+        if self.then is not None and (self.kind != "inpaint" or self.then.kind != "inpaint"):
+            raise ValueError("only an inpaint can be followed by a second step, itself an inpaint")
+        if self.layout is not None and self.kind not in ("img2img", "txt2img"):
+            raise ValueError("a planned layout starts a fresh image: an img2img from its sketch, or a txt2img")
+        return self
+
+    @property
+    def fresh(self) -> bool:
+        """A new image, not an edit: a txt2img, or an img2img from a sketch of a planned layout."""
+        return self.kind == "txt2img" or self.layout is not None
+
     @property
     def generations(self) -> int:
         """Images this action will make: the unit the generation budget counts."""
-        return (self.n or 1) if self.kind == "variations" else 1
+        own = (self.n or 1) if self.kind == "variations" else 1
+        return own + (self.then.generations if self.then is not None else 0)
 
     def to_state(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)

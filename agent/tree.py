@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.contracts import Action, Critique, Defect, Recommendation, Region
+from agent.contracts import Action, Critique, Defect, Located, Recommendation, Region
 
 ROOT = "root"  # the tree's root: the brief itself, no image; every txt2img hangs from it
 
@@ -34,6 +34,7 @@ class CritiqueSummary(BaseModel):
     failed: list[str] = Field(default_factory=list)
     defects: list[Defect] = Field(default_factory=list)
     regions: dict[str, Region] = Field(default_factory=dict)  # failed requirement -> where its fix belongs
+    objects: list[Located] = Field(default_factory=list)  # where the critic found things, passing or not
     recommended: Recommendation | None = None
     critic: str = ""
     prompt_version: str | None = None
@@ -43,7 +44,7 @@ class CritiqueSummary(BaseModel):
     def of(cls, crit: Critique, file: str | None) -> "CritiqueSummary":
         return cls(score=round(crit.score, 4), passed=crit.passed_ids, failed=crit.failed_ids,
                    defects=crit.defects, recommended=crit.recommended, critic=crit.critic,
-                   prompt_version=crit.prompt_version, file=file,
+                   prompt_version=crit.prompt_version, file=file, objects=crit.objects,
                    regions={v.id: v.region for v in crit.verdicts if not v.passed and v.region})
 
 
@@ -83,7 +84,7 @@ class TreeNode(BaseModel):
     # truth, but a fallible critic's mistakes do not carry over). Their verdicts are pooled here as
     # votes: requirement -> passes minus failures among the witnesses.
     witnesses: list[str] = Field(default_factory=list)
-    votes: dict[str, int] = Field(default_factory=dict)
+    votes: dict[str, float] = Field(default_factory=dict)
     sibling_rank: int | None = None  # variations: the critic's ranking among siblings
     # What the agent learned here, for the next decision at this node:
     tabu: list[str] = Field(default_factory=list)  # action classes that drifted here (policy/tabu.py)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.contracts import Action, Region
 from agent.policy import PolicyConfig, belief, judge
 from agent.policy.outcome import judge_unjudged, needs_drift_check
+from agent.policy.witness import judge_witness
 from agent.policy.tabu import action_class
 from agent.tree import ROOT, Tree, TreeNode
 from tests.policy_states import IDS, crit, state
@@ -137,7 +138,7 @@ def witness_tree(node_failed, witness_failed, votes=None, witnesses=()):
 
 
 def test_a_witness_that_agrees_confirms():
-    from agent.policy.outcome import judge_witness
+    from agent.policy.witness import judge_witness
 
     j = judge_witness(witness_tree([], []), "n1", "n2", {"best": "n1"})
     assert j.outcome == "confirmed" and j.current == "n1"
@@ -145,7 +146,7 @@ def test_a_witness_that_agrees_confirms():
 
 
 def test_one_dissenting_witness_is_a_tie_and_two_are_a_dispute():
-    from agent.policy.outcome import judge_witness
+    from agent.policy.witness import judge_witness
 
     j = judge_witness(witness_tree([], ["g0.object"]), "n1", "n2", {"best": "n1"})
     assert j.outcome == "tie" and j.current == "n1" and "g0.object" in j.reason

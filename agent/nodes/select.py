@@ -14,7 +14,7 @@ from agent.context import RunContext, context_of
 from agent.contracts import Action
 from agent.critics.base import CriticError
 from agent.nodes.common import checklist_of, emit, load_critique
-from agent.policy import belief
+from agent.policy import belief, witness
 from agent.policy import outcome as policy_outcome
 from agent.state import add_numbers
 from agent.tree import ROOT, Tree
@@ -63,7 +63,7 @@ def select(state: dict, runtime: Runtime[RunContext]):
         return Command(goto=goto, update={"new_nodes": [], "step": step, "current": ROOT,
                                           "best": ROOT if tree[ROOT].critique else None})
     origin_id = tree[new[0]].origin
-    action = Action.model_validate(tree[new[0]].action)
+    action = Action.model_validate(tree[new[-1]].action)  # a chain's last image carries the whole action
     ids = [i for i in new if tree[i].critique]
     if not ids:
         j = policy_outcome.judge_unjudged(tree, origin_id, action, state)
@@ -71,13 +71,17 @@ def select(state: dict, runtime: Runtime[RunContext]):
         return Command(goto=goto, update={"nodes": j.node_updates, "new_nodes": [], "step": step,
                                           "since_best": j.since_best})
     if action.check:  # a witness: it confirms or disputes the node it redrew
-        j = policy_outcome.judge_witness(tree, action.check, ids[0], state)
+        j = witness.judge_witness(tree, action.check, ids[0], state, ctx.policy)
         emit(ctx, state, "select", node_id=ids[0], origin=action.check, outcome=j.outcome, reason=j.reason,
              score=belief.score(tree[ids[0]]), best=j.best)
         return Command(goto=goto, update={"nodes": j.node_updates, "new_nodes": [], "best": j.best, "step": step,
                                           "since_best": j.since_best, "current": j.current, "counters": j.counters})
-    ranked, spend, note = _rank_new(ctx, state, tree, ids)
-    updates = {nid: {"sibling_rank": r} for r, nid in enumerate(ranked)} if len(ranked) > 1 else {}
+    if action.then is not None:  # the steps of one move are not siblings: the best of them, the last on a tie
+        ranked, spend, note = sorted(ids, key=lambda i: (-belief.score(tree[i]), -tree[i].seq)), {}, None
+        updates = {}
+    else:
+        ranked, spend, note = _rank_new(ctx, state, tree, ids)
+        updates = {nid: {"sibling_rank": r} for r, nid in enumerate(ranked)} if len(ranked) > 1 else {}
     child_id = ranked[0]
     lost: list[str] = []
     if policy_outcome.needs_drift_check(tree[origin_id], action):

@@ -70,7 +70,7 @@ def after_small_change(node: TreeNode, action: Action, change: float | None,
     Returns the node's strengths and what to add to the reason ("" when nothing changed)."""
     strengths = dict(node.strengths)
     measured = 1.0 if change is None else change
-    if action.kind in ("img2img", "variations") and measured < cfg.small_change:
+    if not action.fresh and action.kind in ("img2img", "variations") and measured < cfg.small_change:
         strengths[action.kind] = round((action.strength or cfg.variation_strength) + cfg.strength_step, 2)
         return strengths, f"; the image changed only {measured:.1%}, so the strength goes up"
     return strengths, ""

@@ -49,3 +49,9 @@ class Rewriter(ABC):
     def region_prompt(self, brief: str, checklist: list[Requirement], defect: Defect, critique: Critique | None,
                       current_prompt: str, image: Image.Image | None = None) -> Rewrite:
         """The prompt for inpainting a defect's region: what belongs there, and only that."""
+
+    def layout_prompt(self, brief: str, checklist: list[Requirement], layout: dict, current_prompt: str) -> Rewrite:
+        """A prompt that says where each object of a planned layout goes (agent/contracts.py
+        ``Action.layout``); ``prompt=None`` when this rewriter cannot say it (the node then rewrites
+        as usual)."""
+        return Rewrite(prompt=None, reason=f"the {self.name} rewriter does not write layouts")

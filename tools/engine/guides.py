@@ -127,3 +127,23 @@ def apply_guide(image: Image.Image, mask: Image.Image, guide: Guide,
         blob = ImageChops.darker(blob, mask.convert("L"))
         out.paste(Image.new("RGB", out.size, resolve_colour(guide.colour, palette)), mask=blob)
     return out
+
+
+def compose_sketch(sketch: dict, size: tuple[int, int], palette: dict[str, RGB] | None = None) -> Image.Image:
+    """A rough picture of a planned layout, to start an img2img from: the background colour, and an
+    ellipse of each object's colour filling ``size`` of its box (normalised), softened so the model
+    reads it as a place and a colour, not as a finished shape.
+    ``sketch``: {"background": colour, "blobs": [{"colour": ..., "box": [x0, y0, x1, y1], "size": 0..1}]}."""
+    w, h = size
+    out = Image.new("RGB", size, resolve_colour(sketch.get("background") or "white", palette))
+    for blob in sketch.get("blobs", []):
+        if blob.get("colour") is None:
+            continue
+        x0, y0, x1, y1 = blob["box"]
+        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        rx, ry = (x1 - x0) * w * blob.get("size", 0.8) / 2, (y1 - y0) * h * blob.get("size", 0.8) / 2
+        mask = Image.new("L", size, 0)
+        ImageDraw.Draw(mask).ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=255)
+        out.paste(Image.new("RGB", size, resolve_colour(blob["colour"], palette)), mask=mask.filter(
+            ImageFilter.GaussianBlur(max(1.0, min(w, h) / 64))))
+    return out
