@@ -74,12 +74,16 @@ class PolicyConfig(BaseModel):
         return self
 
 
+# The most images one run may be given: a typo (an extra zero or six) is refused, not spent overnight.
+MAX_IMAGES = 10_000
+
+
 class Budget(BaseModel):
     """What a run may spend; None means no limit of that kind."""
 
     model_config = ConfigDict(extra="forbid")
 
-    generations: int | None = Field(8, gt=0)  # images (a batch of n variations counts n)
+    generations: int | None = Field(8, gt=0, le=MAX_IMAGES)  # images (a batch of n variations counts n)
     seconds: float | None = Field(None, gt=0)  # wall time
     usd: float | None = Field(None, gt=0)  # critic dollars
     tokens: int | None = Field(None, gt=0)  # critic tokens
