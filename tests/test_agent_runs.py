@@ -201,6 +201,8 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
         res = runner.advance({"action": "pick", "node": "n99"})  # not one of them: asked again
         assert "pick one of" in res.question["error"]
         res = runner.advance({"action": "pick", "node": "n4"})  # the person prefers the critic's second
+        assert res.question["node"] == "n4" and res.state["picked"] == "n4"  # theirs now: asked, not acted on
+        res = runner.advance({"action": "continue"})
         # From the picked node the agent goes on: its background failure is global, so it rebuilds.
         assert newest(res)["parent"] == "n4" and newest(res)["action"]["kind"] == "img2img"
         res = runner.advance({"action": "feedback", "text": "make the square bigger"})

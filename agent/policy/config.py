@@ -44,6 +44,9 @@ class PolicyConfig(BaseModel):
     # Take the critic's own recommended action (validated by these rules) before the rules' choice.
     # Off by default: the rules are the policy; a VLM's advice is an option, not the default.
     follow_critic: bool = False
+    # A run from the person's own picture never ends on an image that does not descend from it: no
+    # fresh image (txt2img) there unless the person allows it (--allow-fresh, the studio's checkbox).
+    allow_fresh: bool = False
 
     # -- a critic that can be wrong (every model critic; not the exact shapes critic) --------------
     # Confirm before accepting: an image the critic passes is redrawn lightly (a witness at
