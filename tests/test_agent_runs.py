@@ -256,7 +256,7 @@ def test_report_shows_tree_checklist_and_best_path(tmp_path, shapes_engine):
     res = run(tmp_path, shapes_engine, script, "sqlite")
     html = (res.run_dir / "report.html").read_text()
     assert html.count('class="card"') == 3  # the brief and two images
-    assert "inpaint" in html and "local failure" in html
+    assert "a repaint of a region" in html and "fails in one place" in html  # plain words, not the policy's
     for node in res.state["nodes"].values():
         if node.get("image"):
             assert f'src="{node["image"]}"' in html
