@@ -197,7 +197,7 @@ class Amendment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    by: Literal["person"] = "person"
+    by: Literal["person"]  # who changed it (no default: a tree written without defaults still says so)
     request: str | None = None  # what the person asked for, in their words
     replaced: list[Requirement] = Field(default_factory=list)  # as they were before the change
     added: list[Requirement] = Field(default_factory=list)  # amended_by "person"; ``replaces`` names the old ids

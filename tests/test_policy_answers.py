@@ -86,7 +86,7 @@ def test_a_region_with_its_prompt_is_completed_like_the_agents_inpaints():
 def test_an_edit_that_lost_a_requirement_waits_for_the_persons_word():
     s = state(crit(["g1.object"]), amend_question={
         "question": "keep “a blue square”?", "node": "n2", "origin": "n1", "lost": ["g1.object"],
-        "amendment": {"replaced": [CHECKLIST[1]], "version": 1}})
+        "amendment": {"by": "person", "replaced": [CHECKLIST[1]], "version": 1}})
     s["nodes"]["n2"] = {"id": "n2", "seq": 2, "parent": "n1", "origin": "n1", "image": "2.png", "critique": crit([])}
     go_on = move({"action": "continue"}, s)
     assert go_on.route == "ask" and "keep “a blue square”?" in go_on.reason  # the agent may not decide this

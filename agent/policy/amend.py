@@ -52,13 +52,14 @@ def read_edit(checklist: list[dict], brief: str, request: str | None, kind: Lite
     current = [Requirement.model_validate(r) for r in checklist]
     amended = _shapes(current, brief, request, kind, lost, version + 1) if request else None
     if amended is None and proposed and not lost:  # free text the critic can check: it joins the brief
-        amended = Amendment(request=request, added=[_mark(r, version + 1) for r in proposed], version=version + 1)
+        amended = Amendment(by="person", request=request, added=[_mark(r, version + 1) for r in proposed],
+                            version=version + 1)
     unexplained = [r for r in lost if amended is None or r not in {x.id for x in amended.replaced}]
     if not unexplained:
         return Reading(amendment=amended, lost=lost)
     # Asked, not guessed: keeping the change drops (or replaces) what it lost.
     texts = {r.id: r.text for r in current}
-    keep = amended or Amendment(request=request, version=version + 1,
+    keep = amended or Amendment(by="person", request=request, version=version + 1,
                                 added=[_mark(r, version + 1, tuple(unexplained)) for r in proposed])
     dropped = [r for r in current if r.id in unexplained and r.id not in {x.id for x in keep.replaced}]
     keep = keep.model_copy(update={"replaced": keep.replaced + dropped})
@@ -164,8 +165,8 @@ def _diff(current: list[Requirement], old: Brief, new: Brief, request: str, vers
         if was is not None:
             replaced.append(was)
     replaced += [r for role, r in ours.items() if role not in theirs]
-    return Amendment(request=request, replaced=replaced, added=added, brief=new.text(), prompt=new.text(),
-                     version=version)
+    return Amendment(by="person", request=request, replaced=replaced, added=added, brief=new.text(),
+                     prompt=new.text(), version=version)
 
 
 def _mark(r: Requirement, version: int, replaces: tuple[str, ...] = ()) -> Requirement:
