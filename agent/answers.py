@@ -94,4 +94,12 @@ def read_answer(value: object) -> Accept | Continue | Stop | Feedback | Pick | B
         if first["type"] in ("union_tag_invalid", "union_tag_not_found", "model_attributes_type"):
             raise ValueError(f"unknown answer {value!r}; answer with one of: {', '.join(ANSWERS)}") from None
         where = ".".join(str(p) for p in first["loc"][1:]) or "answer"
+        bound = _BOUNDS.get(first["type"])
+        if bound:  # a number out of its range, said as the range (the page shows it next to the field)
+            limit = first["ctx"][bound[0]]
+            raise ValueError(f"{where}: {bound[1]} {limit:g} (got {first.get('input')!r})") from None
         raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+_BOUNDS = {"greater_than": ("gt", "must be more than"), "greater_than_equal": ("ge", "must be at least"),
+           "less_than": ("lt", "must be less than"), "less_than_equal": ("le", "must be at most")}
