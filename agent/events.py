@@ -122,6 +122,7 @@ class AskHumanEvent(_Event):
     node: Literal["ask_human"] = "ask_human"
     answer: dict[str, Any]  # agent.answers, as the person gave it
     node_id: str | None = None
+    amendment: dict[str, Any] | None = None  # the change to the brief their answer kept
 
 
 class FinishEvent(_Event):

@@ -95,7 +95,7 @@ class Words:
         if isinstance(e, PlanEvent):
             self.texts.update(dict(c.split(": ", 1) for c in e.checklist if ": " in c))
             self._pattern = None
-        elif isinstance(e, SelectEvent) and e.amendment:
+        elif isinstance(e, (SelectEvent, AskHumanEvent)) and e.amendment:
             self.learn(e.amendment.get("replaced", []) + e.amendment.get("added", []))
 
     # -- pieces ------------------------------------------------------------------------------------
@@ -187,7 +187,8 @@ class Words:
         if isinstance(e, BacktrackEvent):
             return f"↩ back to {e.to} — {self.reason(e.reason)}"
         if isinstance(e, AskHumanEvent):
-            return self.answer(e.answer)
+            said = self.answer(e.answer)
+            return f"{said} — the brief changes with you: {self.amendment(e.amendment)}" if e.amendment else said
         if isinstance(e, FinishEvent):
             best = f" · the answer is {e.best} (score {e.best_score:.2f})" if e.best and e.best_score is not None else ""
             return f"finished: {self.status(e.status)} — {self.reason(e.reason)}{best}"

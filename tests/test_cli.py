@@ -232,3 +232,16 @@ def test_a_chat_region_that_contradicts_the_brief_changes_it_in_the_terminal(cli
     assert [c["text"] for c in tree["checklist"] if c.get("amended_by") == "person"] == [
         "a green circle", "the red circle is left of the green circle"]
     assert tree["nodes"]["n2"]["amendment"]["by"] == "person" and tree["best"] == "n2"
+
+
+def test_a_chat_edit_that_lost_a_requirement_asks_and_keep_lets_it_go(cli, tmp_path, shapes_model_dir):
+    # The person leaves the words to the agent; its repaint loses the blue square (the script says so).
+    steps = [{"fail": ["g0.object"]}, {"fail": ["g1.object"]}, {"pass": "all"}]
+    r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--model", str(shapes_model_dir),
+                                 "--out", str(tmp_path / "runs")], input="r 0.6 0.2 0.9 0.5\nk\na\n")
+    assert r.exit_code == 0, r.output
+    assert "keep “a blue square”?" in r.output and "Answer k (keep your change) or kb (keep the brief)" in r.output
+    assert "“a blue square” dropped" in r.output and "“the red circle is left of the blue square” dropped" in r.output
+    tree = json.loads((only_run(tmp_path) / "tree.json").read_text())
+    assert [c["text"] for c in tree["checklist"]] == ["a red circle", "yellow background"]
+    assert tree["nodes"]["n2"]["scene_prompt"] == "a red circle, yellow background" and tree["best"] == "n2"

@@ -62,6 +62,11 @@ def test_ambiguous_edits_ask_one_question_instead_of_guessing():
     assert both.question == "keep “a red circle”, “a blue square”?"  # which one it replaced is theirs to say
     unsaid = read_edit(CHECKLIST, TEXT, None, "region", ["g1.object"], 0)  # the words were left to the agent
     assert unsaid.question == "keep “a blue square”?"
+    # Letting the square go lets go of what is said about it; new images are drawn without it.
+    assert [r.id for r in unsaid.amendment.replaced] == ["g1.object", "g0.left_of.g1"]
+    assert unsaid.amendment.prompt == "a red circle, yellow background" and unsaid.amendment.brief is None
+    assert texts(apply({"checklist": CHECKLIST, "brief": TEXT}, unsaid.amendment)["checklist"]) == [
+        "a red circle", "yellow background"]
     free = read_edit([{"id": "r1", "text": "a cat on a mat", "kind": "object"}], "a cat on a mat", "a dog", "region",
                      ["r1"], 0, proposed=[])
     assert free.question == "keep “a cat on a mat”?"  # a free-form brief: nothing says which requirement it replaces

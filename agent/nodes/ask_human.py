@@ -16,7 +16,7 @@ from langgraph.types import Command, interrupt
 
 from agent.answers import ANSWERS, Feedback, Pick, RedoRegion, read_answer
 from agent.context import RunContext, context_of
-from agent.nodes.common import amended, checklist_of, emit, load_critique, sampler_steps
+from agent.nodes.common import amended, amendment_words, checklist_of, emit, load_critique, sampler_steps
 from agent.policy import answers, belief
 from agent.tree import ROOT, Tree
 
@@ -65,7 +65,8 @@ def ask_human(state: dict, runtime: Runtime[RunContext]):
     move = answers.take(answer, state, ctx.policy, ctx.budget, sampler_steps(ctx))
     if move.route == "ask" and move.reason:
         return again(move.reason)
-    emit(ctx, state, "ask_human", answer=answer.model_dump(mode="json"), node_id=current)
+    emit(ctx, state, "ask_human", answer=answer.model_dump(mode="json"), node_id=current,
+         amendment=amendment_words(move.amendment) if move.amendment else None)
     # Any answer settles what was waiting for the person's word.
     update: dict = {"step": step, "question_error": None, "amend_question": None, "offer": None,
                     "cancelled": False}

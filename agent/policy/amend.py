@@ -57,12 +57,17 @@ def read_edit(checklist: list[dict], brief: str, request: str | None, kind: Lite
     unexplained = [r for r in lost if amended is None or r not in {x.id for x in amended.replaced}]
     if not unexplained:
         return Reading(amendment=amended, lost=lost)
-    # Asked, not guessed: keeping the change drops (or replaces) what it lost.
+    # Asked, not guessed: keeping the change drops (or replaces) what it lost — and, for an object it
+    # lost, what is said about that object (its size, place, relations), which cannot hold without it.
     texts = {r.id: r.text for r in current}
     keep = amended or Amendment(by="person", request=request, version=version + 1,
                                 added=[_mark(r, version + 1, tuple(unexplained)) for r in proposed])
-    dropped = [r for r in current if r.id in unexplained and r.id not in {x.id for x in keep.replaced}]
+    gone_objects = _objects(current, unexplained)
+    drop = set(unexplained) | {r.id for r in current if _about(r, gone_objects)}
+    dropped = [r for r in current if r.id in drop and r.id not in {x.id for x in keep.replaced}]
     keep = keep.model_copy(update={"replaced": keep.replaced + dropped})
+    if amended is None and gone_objects:  # new images are drawn without the objects let go
+        keep = keep.model_copy(update={"prompt": _without(brief, gone_objects)})
     names = ", ".join(f"“{texts.get(r, r)}”" for r in unexplained)
     back = f" (back to {origin})" if origin else ""
     return Reading(amendment=keep, lost=lost, question=f"keep {names}?",
@@ -140,6 +145,26 @@ def _with_object(old: Brief, wanted: Group, current: list[Requirement], lost: li
     if gone or old.n_objects + wanted.count > MAX_OBJECTS:
         return None
     return Brief(groups=[*old.groups, wanted], links=[*old.links, None], background=old.background)
+
+
+def _objects(current: list[Requirement], ids: list[str]) -> set[int]:
+    """The shapes-brief objects whose presence is among ``ids``."""
+    return {(r.spec or {}).get("group") for r in current if r.id in ids and (r.spec or {}).get("check") in PRESENCE}
+
+
+def _about(r: Requirement, objects: set[int]) -> bool:
+    spec = r.spec or {}
+    return bool(objects) and (spec.get("group") in objects or spec.get("other") in objects)
+
+
+def _without(brief: str, objects: set[int]) -> str | None:
+    """The brief's text without some of its objects (a relation that joined one becomes "and")."""
+    old = _read(brief)
+    if old is None or len(objects) >= len(old.groups):
+        return None
+    keep = [k for k in range(len(old.groups)) if k not in objects]
+    links = [old.links[a] if b == a + 1 else None for a, b in zip(keep, keep[1:])]
+    return Brief(groups=[old.groups[k] for k in keep], links=links, background=old.background).text()
 
 
 def _role(spec: dict | None) -> tuple:
