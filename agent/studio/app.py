@@ -87,7 +87,7 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
                 button = {"interactive": False, "min_width": 60, "size": "sm"}
                 ui.accept = gr.Button("Accept", variant="primary", elem_id="accept", **button)
                 ui.step = gr.Button("One step", elem_id="step", **button)
-                ui.auto = gr.Button("Autopilot ▶", elem_id="auto", **button)
+                ui.auto = gr.Button("Autopilot ▶", elem_id="auto", **{**button, "min_width": 100})
                 ui.halt = gr.Button("Stop ■", variant="stop", elem_id="halt", **button)
                 ui.cancel = gr.Button("Cancel ✕", variant="stop", elem_id="cancel", **button)
                 ui.stop = gr.Button("End run", elem_id="stop", **button)

@@ -12,6 +12,7 @@ import time
 
 import gradio as gr
 
+from agent.policy import person
 from agent.settings import SculptSettings
 from agent.studio import controls
 from agent.studio.fields import check, spec_of
@@ -123,7 +124,8 @@ class Handlers(PanelHandlers, AnswerHandlers):
 
     def _downloads(self, snap: RunFolder, run_id: str, current: str | None) -> dict:
         out = {}
-        for button, node_id in ((self.ui.dl_current, current), (self.ui.dl_best, snap.state.best)):
+        answer = person.answer(snap.state.model_dump())  # the person's pick, unless they accepted another
+        for button, node_id in ((self.ui.dl_current, current), (self.ui.dl_best, answer)):
             node = snap.state.nodes.get(node_id or "")
             path = self.folder.download(run_id, node.to_state(), node_id) if node and node.image else None
             out[button] = gr.update(value=str(path) if path else None, interactive=bool(path))

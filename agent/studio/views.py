@@ -8,7 +8,7 @@ import html
 from typing import Any
 
 from agent.events import AskHumanEvent, DecideEvent, Event, FinishEvent, GenerateEvent, PlanEvent, RewriteEvent, SelectEvent
-from agent.policy import amend
+from agent.policy import amend, person
 from agent.report import critique_details, edge_label
 from agent.run_files import RunFolder
 from agent.store import RunStore
@@ -151,5 +151,6 @@ def status_line(snap: RunFolder, question: dict | None, working: str | None = No
         reason = words.reason(snap.state.stop_reason)
         head = f"**{words.status(status)}**" + (f" — {html.escape(reason)}" if reason else "")
     best, picked = snap.state.best, snap.state.picked
-    tail = f" · your pick {picked}" if picked else (f" · best {best}" if best else "")
+    answer = person.answer(snap.state.model_dump())  # the pick, unless the person accepted another
+    tail = f" · your pick {picked}" if picked and answer == picked else (f" · best {best}" if best else "")
     return f"{head}{tail} · spent {spend_line(snap)} · run `{snap.run_id}`"
