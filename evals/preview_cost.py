@@ -1,9 +1,10 @@
 """What a live preview costs per image (tools/engine/preview.py), on this machine's CPU.
 
-    python -m evals.preview_cost [--shapes-steps 20] [--sd-steps 3] [--repeat 3] [--out preview-cost.json]
+    python -m evals.preview_cost [--shapes-steps 20,200] [--sd-steps 3] [--repeat 3] [--out preview-cost.json]
 
 - the shipped shapes model (64x64, previews by its own small decoder): the same txt2img with and
-  without a step hook that previews about six times an image, fastest of ``--repeat`` each;
+  without the studio's step hook (at most six previews an image, decoded ones within 5% of its time),
+  fastest of ``--repeat`` each, and what one decoder pass costs;
 - a full-size SD 1.5 architecture (a 860M-parameter UNet, the standard autoencoder, CLIP ViT-L's text
   encoder) with random weights, built in code (nothing is downloaded), at 512x512: one denoising step,
   one linear preview (what the studio shows) and, for comparison, one full decoder pass (what a
@@ -32,12 +33,9 @@ def fastest(fn, repeat: int) -> float:
     return best
 
 
-def shapes(steps: int, repeat: int) -> dict:
-    from agent.components import shapes_model_path
-    from tools.engine import Engine
+def shapes(engine, steps: int, repeat: int) -> dict:
     from tools.engine.preview import StepHook
 
-    engine = Engine.load(shapes_model_path())
     engine.txt2img("a red circle", seed=0, steps=steps)  # warm
     hooks = []
 
@@ -46,12 +44,20 @@ def shapes(steps: int, repeat: int) -> dict:
         hooks.append(hook)
         engine.txt2img("a red circle", seed=0, steps=steps, on_step=hook)
 
+    def decoded():
+        import torch
+
+        from tools.engine.preview import preview
+
+        with torch.inference_mode():
+            preview(engine.pipeline("txt2img"), torch.randn(1, 4, 16, 16))
+
     plain = fastest(lambda: engine.txt2img("a red circle", seed=0, steps=steps), repeat)
     with_previews = fastest(watched, repeat)
-    hook = hooks[-1]
+    hook = min(hooks, key=lambda h: h.seconds)
     return {"model": "shapes (64x64, its own decoder)", "steps": steps, "image_s": round(plain, 4),
             "image_with_previews_s": round(with_previews, 4), "previews": hook.previews,
-            "previews_s": round(hook.seconds, 4), "per_preview_ms": round(1000 * hook.seconds / max(1, hook.previews), 2),
+            "previews_s": round(hook.seconds, 4), "decoder_pass_ms": round(1000 * fastest(decoded, 5), 2),
             "added": round(hook.seconds / plain, 4)}
 
 
@@ -100,7 +106,7 @@ def sd15(steps: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shapes-steps", type=int, default=20)
+    ap.add_argument("--shapes-steps", default="20,200", help="steps of the shapes model's images, comma-separated")
     ap.add_argument("--sd-steps", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-sd", action="store_true", help="only the shapes model")
@@ -109,8 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    rows = [shapes(args.shapes_steps, args.repeat)]
-    print(json.dumps(rows[-1]))
+    from agent.components import shapes_model_path
+    from tools.engine import Engine
+
+    engine = Engine.load(shapes_model_path())
+    rows = []
+    for steps in (int(s) for s in args.shapes_steps.split(",")):
+        rows.append(shapes(engine, steps, args.repeat))
+        print(json.dumps(rows[-1]))
     if not args.skip_sd:
         rows.append(sd15(args.sd_steps))
         print(json.dumps(rows[-1]))

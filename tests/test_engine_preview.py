@@ -10,9 +10,10 @@ from tools.engine.preview import StepHook
 from tools.errors import Cancelled
 
 
-def watching(every=None):
+def watching(every=None, share=None):
     seen = []
-    return StepHook(on_preview=lambda image, step, steps: seen.append((image, step, steps)), every=every), seen
+    return StepHook(on_preview=lambda image, step, steps: seen.append((image, step, steps)), every=every,
+                    share=share), seen
 
 
 @pytest.mark.parametrize("engine_name", ["tiny_engine", "shapes_engine"])
@@ -34,6 +35,18 @@ def test_about_six_previews_an_image_whatever_its_steps(tiny_engine):
     hook, seen = watching()
     tiny_engine.txt2img("a red circle", seed=0, steps=24, on_step=hook)
     assert [step for _, step, _ in seen] == [4, 8, 12, 16, 20]
+
+
+def test_decoded_previews_keep_to_their_share_of_the_image_linear_ones_cost_next_to_nothing(tiny_engine,
+                                                                                            shapes_engine):
+    """The shapes model's previews are decoder passes, about as dear as a step: kept within a share of
+    the image's time (here too small for any); SD's linear previews are always shown."""
+    hook, seen = watching(every=1, share=1e-6)
+    shapes_engine.txt2img("a red circle", seed=0, steps=8, on_step=hook)
+    assert seen == [] and hook.seconds == 0
+    hook, seen = watching(every=1, share=1e-6)
+    tiny_engine.txt2img("a red circle", seed=0, steps=8, on_step=hook)
+    assert [step for _, step, _ in seen] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_a_cancel_stops_the_image_within_one_step(tiny_engine):

@@ -268,7 +268,7 @@ class SlowEngine:
                     time.sleep(self.seconds)
                     if page.on_preview:
                         page.on_preview(image, step, steps)
-                on_step = StepHook(on_preview=slow, every=1)
+                on_step = StepHook(on_preview=slow, every=1, share=None)
                 on_step._cancel = page._cancel  # the page's Cancel
             return attr(*args, on_step=on_step, **kwargs)
         return call
