@@ -21,6 +21,7 @@ ACTIONS = {"txt2img": "a new image", "img2img": "a redraw", "inpaint": "a repain
 OUTCOMES = {"progress": "better", "fresh": "a fresh start", "no-progress": "no better", "drift": "it broke what held",
             "stagnation": "stuck below the best image", "failed": "could not be judged", "confirmed": "confirmed",
             "tie": "undecided", "disputed": "disputed", "amended": "your change to the brief", "start": "your image",
+            "rejudged": "judged again, against the brief as you changed it",
             "ask": "your call"}
 STATUSES = {"accepted": "accepted", "budget": "stopped: budget spent", "plateau": "stopped: no better image for a "
             "while", "exhausted": "stopped: nothing left to try", "stopped": "stopped", "critic_unavailable":

@@ -221,8 +221,9 @@ def test_a_run_from_your_picture_keeps_to_it_unless_you_allow_fresh_images(cli, 
 def test_a_chat_region_that_contradicts_the_brief_changes_it_in_the_terminal(cli, tmp_path, shapes_model_dir):
     # n1 passes all but the red circle; the repaint the person asks for loses the blue square and the
     # relation (the script says so), and passes the brief as they changed it.
-    steps = [{"fail": ["g0.object"]}, {"fail": ["g1.object", "g0.left_of.g1"]}, {"pass": "all"}]
-    answers = "r 0.6 0.2 0.9 0.5 a green circle\na\n"
+    steps = [{"fail": ["g0.object"]}, {"fail": ["g1.object", "g0.left_of.g1"]}, {"pass": "all"},
+             {"fail": ["g1.object@1"]}]  # n1 again, once the person goes back to it: no green circle there
+    answers = "r 0.6 0.2 0.9 0.5 a green circle\nb n1\nb n2\na\n"
     r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--model", str(shapes_model_dir),
                                  "--out", str(tmp_path / "runs")], input=answers)
     assert r.exit_code == 0, r.output
@@ -232,6 +233,9 @@ def test_a_chat_region_that_contradicts_the_brief_changes_it_in_the_terminal(cli
     assert [c["text"] for c in tree["checklist"] if c.get("amended_by") == "person"] == [
         "a green circle", "the red circle is left of the green circle"]
     assert tree["nodes"]["n2"]["amendment"]["by"] == "person" and tree["best"] == "n2"
+    # Going back to n1, made before the change, judges it again against the brief as it now stands.
+    assert "n1 judged again, against the brief as you changed it" in r.output
+    assert tree["nodes"]["n1"]["judged_on"] == 1 and "g1.object@1" in tree["nodes"]["n1"]["critique"]["failed"]
 
 
 def test_a_chat_edit_that_lost_a_requirement_asks_and_keep_lets_it_go(cli, tmp_path, shapes_model_dir):
