@@ -31,6 +31,9 @@ class RunContext:
     clock: Callable[[], float] = time.monotonic
     # Called with each event as it is written, for progress display; must not raise.
     on_event: Callable[[dict], None] | None = None
+    # Someone watching images as they denoise, who may stop one (tools.engine.preview.StepHook; the
+    # studio): None for every run nobody watches, whose engine calls stay exactly as they were.
+    step_hook: object = None
 
     @property
     def policy(self):

@@ -13,7 +13,7 @@ from tools.contracts import Defect, Region, Requirement
 
 __all__ = [
     "Region", "Requirement", "Verdict", "Defect", "Located", "Usage", "Recommendation", "Critique", "Ranking",
-    "DriftReport", "Action", "ToolKind",
+    "DriftReport", "Action", "ToolKind", "Amendment",
 ]
 
 # What a critic may recommend: an image tool, or a move of the agent's own.
@@ -211,3 +211,22 @@ class Action(BaseModel):
 
     def to_state(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)
+
+
+class Amendment(BaseModel):
+    """A person's change to the brief (chat): the requirements it replaced and the ones it added, as
+    agent/policy/amend.py decided it. Recorded on the node their request made; every later image is
+    judged against the amended checklist."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: Literal["person"]  # who changed it (no default: a tree written without defaults still says so)
+    request: str | None = None  # what the person asked for, in their words
+    replaced: list[Requirement] = Field(default_factory=list)  # as they were before the change
+    added: list[Requirement] = Field(default_factory=list)  # amended_by "person"; ``replaces`` names the old ids
+    brief: str | None = None  # the brief as amended, where the critic reads it (the shapes world)
+    prompt: str | None = None  # the prompt that describes the amended scene
+    version: int = 1  # the checklist's version from this change on (0: as planned)
+
+    def to_state(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

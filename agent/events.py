@@ -69,6 +69,7 @@ class GenerateEvent(_Event):
     reason: str = ""
     error: str | None = None  # the engine could not carry it out
     tried: dict[str, Any] | None = None  # the action that failed (agent.contracts.Action)
+    cancelled: bool | None = None  # True: a person stopped it mid-image, and nothing was made
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +105,9 @@ class SelectEvent(_Event):
     best: str | None = None
     ranked: list[str] | None = None
     critic_error: str | None = None
+    # A person's request changed the brief (agent.contracts.Amendment), or needs their word first.
+    amendment: dict[str, Any] | None = None
+    question: str | None = None
 
 
 class BacktrackEvent(_Event):
@@ -118,6 +122,7 @@ class AskHumanEvent(_Event):
     node: Literal["ask_human"] = "ask_human"
     answer: dict[str, Any]  # agent.answers, as the person gave it
     node_id: str | None = None
+    amendment: dict[str, Any] | None = None  # the change to the brief their answer kept
 
 
 class FinishEvent(_Event):

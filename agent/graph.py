@@ -5,6 +5,9 @@
             \\-> (a finished run re-entered) decide | critique | ask_human
  decide -> finish (accept, budget, plateau, nothing left); critique -> finish (critic unusable)
  chat mode: select/backtrack -> ask_human (interrupt) -> decide | rewrite_prompt | generate | finish
+            | critique (an image judged again after the person changed the brief);
+            select -> critique (a person's edit changed the brief); decide -> ask_human (an image
+            offered over the person's pick); generate -> ask_human (an image the person cancelled)
 """
 from __future__ import annotations
 
@@ -58,14 +61,14 @@ def build_graph() -> StateGraph:
     g = StateGraph(RunState, input_schema=RunInput, context_schema=RunContext)
     g.add_node("enter", enter, destinations=("plan", "decide", "critique", "ask_human"))
     g.add_node("plan", timed(plan), destinations=("decide", "critique"))
-    g.add_node("decide", timed(decide), destinations=("generate", "rewrite_prompt", "finish"))
+    g.add_node("decide", timed(decide), destinations=("generate", "rewrite_prompt", "finish", "ask_human"))
     g.add_node("rewrite_prompt", timed(rewrite_prompt), destinations=("generate",))
-    g.add_node("generate", timed(generate), destinations=("critique", "decide"))
+    g.add_node("generate", timed(generate), destinations=("critique", "decide", "ask_human"))
     g.add_node("critique", timed(critique), destinations=("select", "finish"))
-    g.add_node("select", timed(select), destinations=("decide", "backtrack", "ask_human"))
+    g.add_node("select", timed(select), destinations=("decide", "backtrack", "ask_human", "critique"))
     g.add_node("backtrack", timed(backtrack), destinations=("decide", "ask_human"))
     g.add_node("ask_human", ask_human,
-               destinations=("decide", "rewrite_prompt", "generate", "finish", "ask_human"))
+               destinations=("decide", "rewrite_prompt", "generate", "finish", "ask_human", "critique"))
     g.add_node("finish", timed(finish))
     g.add_edge(START, "enter")
     g.add_edge("finish", END)

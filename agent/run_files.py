@@ -53,6 +53,8 @@ class TreeFile(BaseModel):
     seed: int | None = None
     start_image: str | None = None
     budget: Budget = Field(default_factory=Budget)
+    picked: str | None = None  # the person's pick (chat): the answer unless they accept another image
+    checklist_version: int | None = None  # how many times a person changed the brief
 
     @classmethod
     def of(cls, state: dict[str, Any], budget: Budget) -> "TreeFile":

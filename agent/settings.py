@@ -63,11 +63,13 @@ class SculptSettings(BaseSettings):
 
 
 def run_spec(s: SculptSettings, brief: str, *, seed: int = 0, mode: str = "auto", follow_critic: bool = False,
-             inpaint_guide: bool = True, start_image: str | None = None) -> RunSpec:
+             inpaint_guide: bool = True, start_image: str | None = None, allow_fresh: bool = False) -> RunSpec:
     """The RunSpec these settings describe: one place, so every command honours the same settings."""
     policy: dict = dict(s.policy)
     if follow_critic:
         policy["follow_critic"] = True
+    if allow_fresh:  # a run from the person's own picture may start over (policy/person.py)
+        policy["allow_fresh"] = True
     if not inpaint_guide:
         policy["inpaint_guide"] = False
     return read_spec({

@@ -66,6 +66,14 @@ class RunState(TypedDict, total=False):
     decision: dict | None  # the last Decision, for the report and chat
     judgement: dict | None  # the last Judgement of a new image, for backtrack and the report
     question_error: str | None  # chat: why the person's last answer could not be taken
+    # The person's word (chat; agent/policy/person.py, amend.py):
+    picked: str | None  # their pick: the answer unless they accept another image
+    checklist_version: int  # 0 as planned; one more for each change a person made to the brief
+    edit_request: dict | None  # the region or feedback request whose image is being made
+    amend_question: dict | None  # a change the person's edit would make to the brief, awaiting their word
+    rejudge: bool  # new_nodes are earlier images judged again against the brief as it is now
+    cancelled: bool  # the person stopped the last image: nothing was made, and they are asked again
+    offer: str | None  # an image the agent would accept over the person's pick, offered to them in words
     reopen: dict[str, Any] | None  # the input that re-entered a finished run (consumed by enter)
 
 

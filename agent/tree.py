@@ -12,15 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.contracts import Action, Critique, Defect, Located, Recommendation, Region
+from agent.contracts import Action, Amendment, Critique, Defect, Located, Recommendation, Region
 
 ROOT = "root"  # the tree's root: the brief itself, no image; every txt2img hangs from it
 
 # What a new image meant (policy/outcome.py): a witness confirms the image it redrew, leaves a
 # verdict in doubt (a tie), or disputes it; "stagnation" names a step that ended a run of steps below
-# the best node, "failed" one whose images the critic could not judge (those two mark no node).
+# the best node, "failed" one whose images the critic could not judge (those two mark no node);
+# "amended": an image a person's change to the brief made, judged against the brief as they changed it.
 Outcome = Literal["progress", "fresh", "no-progress", "drift", "stagnation", "failed", "confirmed", "tie",
-                  "disputed"]
+                  "disputed", "amended"]
 
 
 class CritiqueSummary(BaseModel):
@@ -75,6 +76,10 @@ class TreeNode(BaseModel):
     outside_change: float | None = None  # inpaint: share of pixels changed outside the mask
     critique: CritiqueSummary | None = None
     critique_error: str | None = None
+    # The version of the checklist its critique answered: 0 as planned, then one more for each change a
+    # person made to the brief (policy/amend.py). An older critique answered a brief no longer asked for.
+    judged_on: int = 0
+    amendment: Amendment | None = None  # the change to the brief the person's request made here
     outcome: Outcome | None = None
     lost: list[str] = Field(default_factory=list)  # requirements that held at the origin and fail here
     # Failures the critic claimed that the pixels contradict (nothing changed where they are): they

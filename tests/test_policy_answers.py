@@ -6,7 +6,7 @@ from agent.policy import PolicyConfig
 from agent.policy.answers import take
 from agent.policy.config import Budget
 from agent.status import Status
-from tests.policy_states import BUDGET, crit, state
+from tests.policy_states import BUDGET, CHECKLIST, crit, state
 
 CFG = PolicyConfig()
 
@@ -39,10 +39,10 @@ def test_branch_moves_only_to_a_critiqued_image():
     assert refused.route == "ask" and refused.current is None and "critiqued image" in refused.reason
 
 
-def test_a_pick_must_be_one_of_the_last_variations():
+def test_a_pick_must_be_one_of_the_last_variations_and_becomes_current_and_the_persons_answer():
     s = with_variations()
-    assert move({"action": "pick", "node": "n4"}, s).model_dump(include={"route", "current"}) == \
-        {"route": "decide", "current": "n4"}
+    assert move({"action": "pick", "node": "n4"}, s).model_dump(include={"route", "current", "picked"}) == \
+        {"route": "ask", "current": "n4", "picked": "n4"}  # the person's word: asked again, not acted on
     refused = move({"action": "pick", "node": "n1"}, s)
     assert refused.route == "ask" and "n3, n2, n4" in refused.reason  # the batch, best first
 
@@ -81,3 +81,35 @@ def test_a_region_with_its_prompt_is_completed_like_the_agents_inpaints():
         CFG.guided_inpaint_strength
     m = move({"action": "region", "region": box})
     assert (m.route, m.rewrite) == ("rewrite_prompt", "region")
+
+
+def test_an_edit_that_lost_a_requirement_waits_for_the_persons_word():
+    s = state(crit(["g1.object"]), amend_question={
+        "question": "keep “a blue square”?", "node": "n2", "origin": "n1", "lost": ["g1.object"],
+        "amendment": {"by": "person", "replaced": [CHECKLIST[1]], "version": 1}})
+    s["nodes"]["n2"] = {"id": "n2", "seq": 2, "parent": "n1", "origin": "n1", "image": "2.png", "critique": crit([])}
+    go_on = move({"action": "continue"}, s)
+    assert go_on.route == "ask" and "keep “a blue square”?" in go_on.reason  # the agent may not decide this
+    keep = move({"action": "amend", "keep": "change"}, s)
+    assert (keep.route, keep.judge, [r.id for r in keep.amendment.replaced]) == ("critique", ["n2"], ["g1.object"])
+    back = move({"action": "amend", "keep": "brief"}, s)
+    assert (back.route, back.current, back.node_updates) == ("ask", "n1", {"n2": {"outcome": "drift",
+                                                                                   "lost": ["g1.object"]}})
+    assert "no change to the brief" in move({"action": "amend", "keep": "change"}).reason
+
+
+def test_going_back_to_an_image_judged_before_the_brief_changed_judges_it_again():
+    s = with_variations()
+    s["checklist_version"] = 1
+    s["nodes"]["n3"]["judged_on"] = 1
+    assert move({"action": "branch", "node": "n3"}, s).route == "ask"  # judged against the brief as it is
+    again = move({"action": "branch", "node": "n2"}, s)
+    assert (again.route, again.judge, again.rejudge, again.current) == ("critique", ["n2"], True, "n2")
+
+
+def test_without_an_image_there_is_nothing_to_accept_vary_or_repaint():
+    s = state(crit([]))
+    s["current"] = "root"
+    for answer in ({"action": "accept"}, {"action": "vary"}, {"action": "region", "region": [0, 0, .5, .5]}):
+        assert "no image here yet" in move(answer, s).reason
+    assert move({"action": "continue"}, s).route == "decide"

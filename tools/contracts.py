@@ -27,6 +27,21 @@ class Requirement(BaseModel):
     group: str | None = None
     # Machine-checkable details for exact critics (the shapes world); free-form critics ignore it.
     spec: dict[str, Any] | None = None
+    # Who changed the brief to make this requirement ("person"), and the requirements it replaced:
+    # the checklist evolves with the person in chat (agent/policy/amend.py).
+    amended_by: Literal["person"] | None = None
+    replaces: tuple[str, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _amendment_only_when_made(self, handler):
+        # A requirement nobody changed is written as it always was: files and checkpoints stay the same.
+        data = handler(self)
+        if isinstance(data, dict):
+            if self.amended_by is None:
+                data.pop("amended_by", None)
+            if not self.replaces:
+                data.pop("replaces", None)
+        return data
 
 
 class Region(BaseModel):

@@ -6,3 +6,5 @@ CRITIC_OPTION_HELP = ("a setting of the critic, repeatable: hf: mode=vqa|judge, 
                       "names the critic's known ones)")
 LOCALISER_HELP = ("hf:PATH_OR_ID: an open-vocabulary detector (OWLv2, Grounding DINO) or a VLM with <loc> "
                   "tokens, for the regions of failing requirements")
+ALLOW_FRESH_HELP = ("with --image: let the agent start over with fresh images (txt2img); without it every image "
+                    "descends from your picture")

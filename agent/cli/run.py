@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from agent.cli.display import console, print_result, progress_printer
-from agent.cli.options import CRITIC_OPTION_HELP, LOCALISER_HELP
+from agent.cli.display import console, print_result, progress_printer, words_of
+from agent.cli.options import ALLOW_FRESH_HELP, CRITIC_OPTION_HELP, LOCALISER_HELP
 from agent.cli.errors import EXIT_STOPPED, exit_code, guarded
 
 
@@ -46,6 +46,7 @@ def run(
                                        help="take the critic's recommended action when the rules allow it"),
     inpaint_guide: bool = typer.Option(True, "--inpaint-guide/--no-inpaint-guide",
                                        help="prime inpaint regions with the colours their prompt names"),
+    allow_fresh: bool = typer.Option(False, "--allow-fresh", help=ALLOW_FRESH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no step-by-step progress"),
 ) -> None:
     """Refine an image for BRIEF autonomously and report the best one."""
@@ -59,7 +60,7 @@ def run(
                       device=device, dtype=dtype,
                       scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
     spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic, inpaint_guide=inpaint_guide,
-                    start_image=str(image) if image else None)
+                    start_image=str(image) if image else None, allow_fresh=allow_fresh)
     with Run.start(spec, s.runs_dir, on_event=progress_printer(quiet), exclusive="sculpt run") as r:
         res = r.advance()
     print_result(res)
@@ -83,7 +84,7 @@ def resume(
 
     with Run.open(run_dir, budget=budget, critic_spec=critic,
                   critic_options=changed_options(critic_option, critic_base_url), localiser=localiser,
-                  on_event=progress_printer(quiet), exclusive="sculpt resume") as r:
+                  on_event=progress_printer(quiet, words_of(run_dir)), exclusive="sculpt resume") as r:
         res = r.advance()
     if res.waiting:
         console.print(f"this is a chat run waiting for you: continue it with `sculpt chat --resume {run_dir}`")

@@ -36,6 +36,8 @@ def studio(
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, mps"),
     auth: Optional[str] = typer.Option(None, help="require a login: user:password"),
     share: bool = typer.Option(False, "--share", help="also make a public gradio.live link (off by default)"),
+    previews: bool = typer.Option(True, "--previews/--no-previews", help="show each image while it denoises (a "
+                                  "cheap preview every few steps)"),
 ) -> None:
     """Refine images together in the browser: watch each step, accept, pick, paint a region, branch."""
     from agent.settings import load_settings, parse_options
@@ -49,7 +51,7 @@ def studio(
         console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     console.print(f"sculpt studio: runs in {s.runs_dir.resolve()} · open http://{host if ':' not in host else f'[{host}]'}"
                   f":{port} (Ctrl-C stops it)")
-    launch(s.runs_dir, s, host=host, port=port, auth=auth, share=share, quiet=True)
+    launch(s.runs_dir, s, host=host, port=port, auth=auth, share=share, quiet=True, previews=previews)
 
 
 def register(app: typer.Typer) -> None:

@@ -82,3 +82,19 @@ def refuse_unanswerable(snap, answer: Any) -> None:
     if snap.values and not snap.interrupts and not (snap.next or snap.tasks) and action not in CONTINUING:
         raise InputError("this run has ended; continue it (from one of its images, or let the agent go on) "
                          "or start a new one")
+
+
+def refuse_at_question(values: dict[str, Any], answer: Any, ctx) -> None:
+    """Raise InputError with the question's own refusal of ``answer`` (agent/policy/answers.py, a
+    pure rule asked in advance), so nothing the run would refuse is sent to it."""
+    from agent.answers import read_answer
+    from agent.nodes.common import sampler_steps
+    from agent.policy import answers
+
+    try:
+        typed = read_answer(answer)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    move = answers.take(typed, values, ctx.policy, ctx.budget, sampler_steps(ctx))
+    if move.route == "ask" and move.reason:
+        raise InputError(move.reason)

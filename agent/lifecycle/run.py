@@ -20,8 +20,8 @@ from agent.context import RunContext
 from agent.critics.base import Critic
 from agent.errorlog import log_bug
 from agent.graph import compile_graph
-from agent.lifecycle.opening import (CONTINUING, THREAD, check_still_held, refuse_unanswerable, reopened_spec,
-                                     run_spec_of, saved_values)
+from agent.lifecycle.opening import (CONTINUING, THREAD, check_still_held, refuse_at_question, refuse_unanswerable,
+                                     reopened_spec, run_spec_of, saved_values)
 from agent.locks import Lock, run_folder_lock
 from agent.policy import stopping
 from agent.results import RunResult, result_of, write_tree
@@ -236,8 +236,13 @@ class Run:
                 self._lock = None
 
     def check_answer(self, answer: Any) -> None:
-        """Refuse an answer this run cannot take now (opening.refuse_unanswerable)."""
-        refuse_unanswerable(self.graph.get_state(THREAD), answer)
+        """Refuse an answer this run cannot take now (opening.refuse_unanswerable), or that its
+        question would refuse (policy/answers.py, asked here with the run's own state): a surface
+        says so next to the control, and nothing reaches the run."""
+        snap = self.graph.get_state(THREAD)
+        refuse_unanswerable(snap, answer)
+        if snap.interrupts:
+            refuse_at_question(snap.values, answer, self.ctx)
 
     def _next_input(self, answer: Any, reopen: dict | None):
         snap = self.graph.get_state(THREAD)

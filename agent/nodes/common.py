@@ -9,7 +9,8 @@ from langgraph.config import get_stream_writer
 
 from agent.context import RunContext
 from agent.events import EVENT_TYPES, event_line
-from agent.contracts import Critique, Requirement
+from agent.contracts import Amendment, Critique, Requirement
+from agent.policy import amend
 from agent.tree import TreeNode
 
 
@@ -64,3 +65,20 @@ def load_critique(ctx: RunContext, node: TreeNode) -> Critique | None:
 def sampler_steps(ctx: RunContext) -> int | None:
     """The denoising steps every image is made with: the spec's, else the engine's default."""
     return ctx.spec.generation.steps or getattr(ctx.engine, "default_steps", None)
+
+
+def amended(state: dict, amendment: Amendment, node_id: str) -> dict:
+    """The state update of a change to the brief that the person's request at ``node_id`` made:
+    the checklist and brief in force (policy/amend.py), and the change recorded on the node."""
+    update = amend.apply(state, amendment)
+    node: dict[str, Any] = {"amendment": amendment.to_state()}
+    if amendment.prompt:  # the image shows the amended scene: edits of it start from that description
+        node["scene_prompt"] = amendment.prompt
+    update["nodes"] = {node_id: node}
+    return update
+
+
+def amendment_words(amendment: Amendment) -> dict:
+    """What an event says of an amendment: the texts replaced and added (agent/wording.py renders it)."""
+    return {"replaced": [r.model_dump(mode="json", include={"id", "text"}) for r in amendment.replaced],
+            "added": [r.model_dump(mode="json", include={"id", "text", "replaces"}) for r in amendment.added]}

@@ -14,7 +14,7 @@ from langgraph.types import Command
 from agent.context import RunContext, context_of
 from agent.nodes.common import emit
 from agent.store import new_run_id
-from agent.policy import stopping
+from agent.policy import amend, stopping
 from agent.status import Status, status_of
 
 
@@ -32,4 +32,6 @@ def enter(state: dict, runtime: Runtime[RunContext]):
               **where.update}
     if where.to == "critique":
         return Command(goto="critique", update=update)
+    if target and amend.stale(state["nodes"][target], state):  # judged before the person changed the brief
+        return Command(goto="critique", update={**update, "new_nodes": [target], "rejudge": True})
     return Command(goto="ask_human" if state.get("mode") == "chat" else "decide", update=update)

@@ -1,5 +1,7 @@
 """generate: carry out the pending action with one engine call, exactly as decided; every image
-goes to disk and becomes a node of the tree.
+goes to disk and becomes a node of the tree. A person who stops an image while it is made (the
+studio's Cancel, through the context's step hook) gets nothing half-made: the cancel is recorded
+and they are asked again where the run stood.
 
 A tool that cannot do the action (an unsupported task, or an error inside the pipeline) is not a
 crash: the action is recorded as failed at the node it started from, becomes tabu there, and the
@@ -18,7 +20,7 @@ from agent.policy import outcome as policy_outcome
 from agent.tree import ROOT, Tree, TreeNode, new_node_id
 from tools.engine.guides import compose_sketch
 from tools.engine.masks import changed_outside, region_mask
-from tools.errors import InputError, ToolError, UnsupportedTaskError
+from tools.errors import Cancelled, InputError, ToolError, UnsupportedTaskError
 
 
 def _union_mask(regions, size, pad, keep=()) -> Image.Image:
@@ -36,6 +38,8 @@ def run_action(ctx: RunContext, action: Action, source: Image.Image | None):
     """One engine call for an action whose every parameter is decided. Returns the engine's record."""
     gen, eng, inpaint = ctx.spec.generation, ctx.engine, ctx.spec.inpaint
     common = {"negative_prompt": action.negative_prompt, "steps": gen.steps, "guidance": gen.guidance}
+    if ctx.step_hook is not None:  # only when someone listens: any engine without the hook still works
+        common["on_step"] = ctx.step_hook
     if action.kind == "txt2img":
         return eng.txt2img(action.prompt, seed=action.seeds[0], width=gen.width, height=gen.height, **common)
     if action.kind == "img2img":
@@ -84,6 +88,12 @@ def generate(state: dict, runtime: Runtime[RunContext]):
     step = state.get("step", 0)
     try:
         steps = _steps(ctx, action, source)
+    except Cancelled:
+        emit(ctx, state, "generate", key="cancelled", action=action.kind, tried=action.to_state(), cancelled=True,
+             parent=parent_id, origin=origin, reason=action.reason)
+        return Command(goto="ask_human" if state.get("mode") == "chat" else "decide", update={
+            "pending": None, "step": step + 1, "counters": {"cancelled": 1}, "edit_request": None,
+            "cancelled": True})
     except (UnsupportedTaskError, ToolError, InputError) as exc:
         # InputError too: arguments the engine refuses (an edit it cannot make at this size, say) came
         # from a decision, so they are a failed action to avoid, not a reason to stop the run.

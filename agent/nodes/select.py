@@ -3,7 +3,11 @@
 What the judgement needs that only the world can say is gathered here — the critic's ranking of
 variations, its drift check against the origin's image — and policy/outcome.py decides what it
 means. The root's own critique (a person's start image) needs no judgement: it is where the run
-stands.
+stands; neither does an earlier image judged again after the person changed the brief.
+
+An edit a person asked for (a region, feedback) is read against their request first
+(policy/amend.py): what it lost changes the brief, or the person is asked — never a silent
+return to where it started.
 """
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ from langgraph.types import Command
 from agent.context import RunContext, context_of
 from agent.contracts import Action
 from agent.critics.base import CriticError
-from agent.nodes.common import checklist_of, emit, load_critique
-from agent.policy import belief, witness
+from agent.nodes.common import amended, amendment_words, checklist_of, emit, load_critique
+from agent.policy import amend, belief, witness
 from agent.policy import outcome as policy_outcome
 from agent.state import add_numbers
 from agent.tree import ROOT, Tree
@@ -62,6 +66,10 @@ def select(state: dict, runtime: Runtime[RunContext]):
         emit(ctx, state, "select", node_id=ROOT, outcome="start", score=belief.score(tree[ROOT]))
         return Command(goto=goto, update={"new_nodes": [], "step": step, "current": ROOT,
                                           "best": ROOT if tree[ROOT].critique else None})
+    if state.get("rejudge"):  # an earlier image, judged again against the brief as the person changed it
+        emit(ctx, state, "select", node_id=new[0], outcome="rejudged", score=belief.score(tree[new[0]]))
+        return Command(goto=goto, update={"new_nodes": [], "step": step, "current": new[0], "rejudge": False,
+                                          "best": belief.best(tree), "below_best": 0})
     origin_id = tree[new[0]].origin
     action = Action.model_validate(tree[new[-1]].action)  # a chain's last image carries the whole action
     ids = [i for i in new if tree[i].critique]
@@ -88,6 +96,24 @@ def select(state: dict, runtime: Runtime[RunContext]):
         lost, cost, drift_note = _lost(ctx, state, tree, origin_id, child_id)
         spend = add_numbers(spend, cost)
         note = "; ".join(n for n in (note, drift_note) if n) or None
+    request = state.get("edit_request")
+    if request and action.source == "human":
+        read = _read_request(ctx, state, request, lost, origin_id)
+        if read.question:  # their word first: the edit stays in view, nothing is undone
+            emit(ctx, state, "select", node_id=child_id, origin=origin_id, outcome="ask", question=read.question,
+                 score=belief.score(tree[child_id]))
+            return Command(goto="ask_human", update={
+                "nodes": updates, "new_nodes": [], "step": step, "spend": spend, "current": child_id,
+                "edit_request": None, "amend_question": {
+                    "question": read.question, "detail": read.detail, "node": child_id, "origin": origin_id,
+                    "lost": lost, "amendment": read.amendment.to_state()}})
+        if read.amendment:  # the brief follows the person; their image is judged against it
+            emit(ctx, state, "select", node_id=child_id, origin=origin_id, outcome="amended",
+                 amendment=amendment_words(read.amendment))
+            change = amended(state, read.amendment, child_id)
+            return Command(goto="critique", update={
+                **change, "nodes": {**updates, child_id: {**updates.get(child_id, {}), **change["nodes"][child_id]}},
+                "step": step, "spend": spend, "edit_request": None})
     j = policy_outcome.judge(tree, origin_id, child_id, action, lost, state, ctx.policy,
                              trust_critic=ctx.critic.exact)
     for nid, fields in j.node_updates.items():
@@ -96,8 +122,20 @@ def select(state: dict, runtime: Runtime[RunContext]):
          score=belief.score(tree[child_id]), best=j.best, ranked=ranked if len(ranked) > 1 else None, critic_error=note)
     update = {"nodes": updates, "new_nodes": [], "best": j.best, "since_best": j.since_best,
               "below_best": j.below_best, "step": step, "spend": spend, "counters": j.counters}
+    if request:
+        update["edit_request"] = None
     if j.backtrack_to is not None:
         # Recorded even when the target is where the edit started: the drifted branch is abandoned
         # and the tree shows the return.
         return Command(goto="backtrack", update={**update, "judgement": j.model_dump(mode="json")})
     return Command(goto=goto, update={**update, "current": j.current})
+
+
+def _read_request(ctx: RunContext, state: dict, request: dict, lost: list[str], origin: str) -> amend.Reading:
+    """What the person's edit means for the brief. A free-form request the critic can check becomes
+    requirements by the critic's own reading (a feedback's were added when it was given)."""
+    text = request.get("text")
+    proposed = ctx.critic.feedback_requirements(text, state["brief"], checklist_of(state)) \
+        if text and request.get("kind") == "region" else []
+    return amend.read_edit(state["checklist"], state["brief"], text, request.get("kind", "region"), lost,
+                           state.get("checklist_version", 0), proposed, origin)

@@ -7,8 +7,9 @@ the agent's own evidence lives here; agent/tree.py only holds the data.
 - a tie counts as a failure when deciding (nothing is accepted on a coin toss) and as half a pass
   in the score;
 - the **score** is the critic's, corrected by what the agent believes better;
-- the **best** node is the highest score anywhere in the tree, the earliest among equals; an
-  accepted node is the answer whatever another node scores.
+- the **best** node is the highest score anywhere in the tree (among the images judged against the
+  brief as a person last changed it), the earliest among equals; an accepted node is the answer
+  whatever another node scores, and a person's pick is (policy/person.py).
 """
 from __future__ import annotations
 
@@ -60,8 +61,12 @@ def score(node: TreeNode) -> float:
 
 
 def best(tree: Tree) -> str | None:
-    """The node with the highest believed score (the earliest among equals), or None before any critique."""
+    """The node with the highest believed score (the earliest among equals), or None before any critique.
+    Only nodes judged against the brief as it is now compete: once a person changed the brief
+    (policy/amend.py), an image scored against the old one is not what they asked for."""
     scored = [i for i in tree.ids() if tree[i].critique]
+    newest = max((tree[i].judged_on for i in scored), default=0)
+    scored = [i for i in scored if tree[i].judged_on == newest]
     return max(scored, key=lambda i: (score(tree[i]), -tree[i].seq)) if scored else None
 
 

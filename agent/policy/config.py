@@ -46,6 +46,9 @@ class PolicyConfig(BaseModel):
     # Take the critic's own recommended action (validated by these rules) before the rules' choice.
     # Off by default: the rules are the policy; a VLM's advice is an option, not the default.
     follow_critic: bool = False
+    # A run from the person's own picture never ends on an image that does not descend from it: no
+    # fresh image (txt2img) there unless the person allows it (--allow-fresh, the studio's checkbox).
+    allow_fresh: bool = False
 
     # -- a critic that can be wrong (every model critic; not the exact shapes critic) --------------
     # Confirm before accepting: an image the critic passes is redrawn lightly (a witness at
@@ -94,12 +97,16 @@ class PolicyConfig(BaseModel):
         return self
 
 
+# The most images one run may be given: a typo (an extra zero or six) is refused, not spent overnight.
+MAX_IMAGES = 10_000
+
+
 class Budget(BaseModel):
     """What a run may spend; None means no limit of that kind."""
 
     model_config = ConfigDict(extra="forbid")
 
-    generations: int | None = Field(8, gt=0)  # images (a batch of n variations counts n)
+    generations: int | None = Field(8, gt=0, le=MAX_IMAGES)  # images (a batch of n variations counts n)
     seconds: float | None = Field(None, gt=0)  # wall time
     usd: float | None = Field(None, gt=0)  # critic dollars
     tokens: int | None = Field(None, gt=0)  # critic tokens

@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.contracts import Action
-from agent.policy import belief, moves, strength
+from agent.policy import belief, moves, person, strength
 from agent.policy.advice import from_recommendation
 from agent.policy.config import Budget, PolicyConfig
 from agent.policy.stopping import before_action, budget_spent, fit_budget, nothing_left, plateaued, remaining_images
@@ -61,7 +61,7 @@ def next_move(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool
     """The next move at the current node. ``trust_critic``: the critic is ground truth (the exact
     shapes critic); a model critic is not, and its passes are confirmed before they are accepted.
     ``steps``: the sampler's steps, below which no strength may go (policy/strength.py)."""
-    d = _next_move(state, cfg, budget, trust_critic, steps)
+    d = person.instead_of_fresh(_next_move(state, cfg, budget, trust_critic, steps), state, cfg, budget, steps)
     if d.action is not None:  # witnesses and first images
         d.action = _runnable(d.action, steps)
     return d

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agent.contracts import Action
 from agent.policy.config import PolicyConfig
+from agent.policy.person import fresh_banned
 from agent.tree import TreeNode
 
 
@@ -36,6 +37,9 @@ def kind_of(action: Action) -> str:
 
 def why_banned(node: TreeNode, action: Action, cfg: PolicyConfig) -> str | None:
     """Why ``action`` may not be taken at ``node``, or None when it may."""
+    own = fresh_banned(node, action, cfg)
+    if own:
+        return own
     key = action_class(action)
     if key in node.tabu:
         return "tabu here"

@@ -131,9 +131,9 @@ class RunsFolder:
                 im.load()  # decode every byte: a truncated or corrupt file fails here, not in a run
         except InputError:
             raise
-        except Exception as exc:  # PIL raises many types for a file that is not an image
-            raise InputError(f"{p.name} is not a readable image ({type(exc).__name__}); upload a PNG, JPEG "
-                             "or WebP file") from None
+        except Exception:  # PIL raises many types for a file that is not an image; the person needs one message
+            raise InputError(f"{p.name} is not a readable image (it may be cut short or not an image at all); "
+                             "upload a PNG, JPEG or WebP file") from None
         return p
 
 

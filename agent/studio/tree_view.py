@@ -10,7 +10,7 @@ from agent.policy import belief
 from agent.report import edge_label
 from agent.events import BacktrackEvent
 from agent.run_files import RunFolder
-from agent.studio.views import checklist_html
+from agent.studio.views import checklist_html, words_of
 from agent.tree import ROOT, Tree
 
 # Sent to the page once: clicks anywhere on a card select its node (event delegation, so it keeps
@@ -35,6 +35,7 @@ def _backtracked(snap: RunFolder) -> dict[str, str]:
 
 def _card(snap: RunFolder, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
     node = tree[node_id]
+    words = marks["words"]
     classes = ["card"]
     if node_id in best_path:
         classes.append("best")
@@ -53,12 +54,16 @@ def _card(snap: RunFolder, tree: Tree, node_id: str, best_path: set[str], marks:
     score = f"{belief.score(node):.2f}" if belief.score(node) >= 0 else "—"
     badges = ""
     if node.outcome:
-        badges += f"<span class='badge {node.outcome}'>{node.outcome}</span>"
+        badges += f"<span class='badge {node.outcome}'>{html.escape(words.outcome(node.outcome))}</span>"
     if node_id in marks.get("backtracked", {}):
         badges += f"<span class='badge backtrack'>↩ {marks['backtracked'][node_id]}</span>"
-    if node_id == marks.get("best"):
+    if node_id == marks.get("picked"):
+        badges += "<span class='badge bestmark pick'>★ your pick</span>"
+    elif node_id == marks.get("best"):
         badges += "<span class='badge bestmark'>★ best</span>"
-    title = html.escape((node.action.reason if node.action else "") or "")
+    if node.amendment:
+        badges += "<span class='badge amended'>brief changed</span>"
+    title = html.escape(marks["words"].reason(node.action.reason if node.action else ""))
     return (f"<div class='{' '.join(classes)}' data-node='{node_id}' title='{title}'>{thumb}"
             f"<div class='meta'><b>{node_id}</b> · {score}<div class='edge'>{html.escape(edge_label(node))}</div>"
             f"{badges}</div></div>")
@@ -76,7 +81,8 @@ def tree_html(snap: RunFolder | None, current: str | None = None, selected: str 
         return "<div class='studio-tree empty'>The tree of images appears here.</div>"
     tree = snap.nodes
     best = snap.state.best
-    marks = {"current": current, "selected": selected, "best": best, "backtracked": _backtracked(snap)}
+    marks = {"current": current, "selected": selected, "best": best, "backtracked": _backtracked(snap),
+             "picked": snap.state.picked, "words": words_of(snap)}
     best_path = set(tree.path_to(best)) if best and best in tree else set()
     return f"<div class='studio-tree'><ul>{_branch(snap, tree, ROOT, best_path, marks)}</ul></div>"
 
@@ -88,13 +94,16 @@ def node_summary(snap: RunFolder, node_id: str | None) -> str:
     n = snap.nodes[node_id]
     bits = [f"**{node_id}** · {edge_label(n)}" + (f" from {n.parent}" if n.parent and n.parent != ROOT else "")]
     if belief.score(n) >= 0:
-        bits.append(f"score {belief.score(n):.2f}" + (f" · {n.outcome}" if n.outcome else ""))
+        bits.append(f"score {belief.score(n):.2f}" + (f" · {words_of(snap).outcome(n.outcome)}" if n.outcome else ""))
+    words = words_of(snap)
     if n.action and n.action.reason:
-        bits.append(f"why: {html.escape(n.action.reason)}")
+        bits.append(f"why: {html.escape(words.reason(n.action.reason))}")
+    if n.amendment:
+        bits.append(f"the brief changed with you: {html.escape(words.amendment(n.amendment.model_dump(mode='json')))}")
     if n.prompt:
         bits.append(f"prompt: `{html.escape(n.prompt)}` · seed {n.seed}")
     if n.lost:
-        bits.append(f"lost: {', '.join(n.lost)}")
+        bits.append(f"lost: {html.escape(words.reqs(n.lost, ', '))}")
     return "  \n".join(bits)
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from agent.events import (AskHumanEvent, BacktrackEvent, CritiqueEvent, DecideEvent, EnterEvent, Event, FinishEvent,
-                          GenerateEvent, PlanEvent, RewriteEvent, SelectEvent)
+from agent.events import AskHumanEvent, DecideEvent, Event, FinishEvent, GenerateEvent, PlanEvent, RewriteEvent, SelectEvent
+from agent.policy import amend, person
 from agent.report import critique_details, edge_label
 from agent.run_files import RunFolder
 from agent.store import RunStore
 from agent.tree import ROOT
+from agent.wording import ACTIONS, Words
 
 # Answers that make an image: after one of these the page shows "making an image".
 MAKING = {"vary", "region", "feedback"}
@@ -31,65 +32,35 @@ def _images(snap: RunFolder, caption: str, rels: list[str]) -> dict:
     return {"role": "assistant", "content": [caption, *files]}
 
 
-def describe_answer(a: dict) -> str:
-    kind = a.get("action")
-    if kind == "vary":
-        return f"variations, please (strength {a['strength']:g})" if a.get("strength") else "variations, please"
-    if kind == "pick":
-        return f"I pick {a.get('node')}"
-    if kind == "branch":
-        return f"go on from {a.get('node')}"
-    if kind == "region":
-        r = a.get("region") or {}
-        box = ", ".join(f"{r.get(k, 0):.2f}" for k in ("x0", "y0", "x1", "y1"))
-        return f"redo the region ({box})" + (f": {a['prompt']}" if a.get("prompt") else "")
-    if kind == "feedback":
-        return a.get("text", "")
-    return {"accept": "accept", "continue": "continue", "stop": "stop"}.get(kind, str(kind))
+def words_of(snap: RunFolder) -> Words:
+    return Words.of(snap.state.checklist, nodes=snap.state.nodes)
 
 
-def event_messages(snap: RunFolder, e: Event) -> list[dict]:
-    """The chat messages one event adds (many events add none)."""
+def event_messages(snap: RunFolder, e: Event, words: Words) -> list[dict]:
+    """The chat messages one event adds (many events add none), in agent/wording.py's words."""
+    line = words.event(e)
+    if line is None:
+        return []
     if isinstance(e, PlanEvent):
         items = "\n".join(f"- {html.escape(c.split(': ', 1)[-1])}" for c in e.checklist)
         return [_text("assistant", f"**Checklist** ({len(e.checklist)} requirements)\n{items}")]
-    if isinstance(e, EnterEvent):
-        return [_text("assistant", f"continuing — {e.reason}")]
     if isinstance(e, DecideEvent):
-        title = f"decide: {e.decision}"
-        body = e.reason
-        if e.notes:
-            body += "\n" + " · ".join(e.notes)
-        return [_text("assistant", html.escape(body) or title, title=title, status="done")]
-    if isinstance(e, RewriteEvent):
-        if e.error:
-            return [_text("assistant", f"the rewriter failed: {html.escape(e.error)}", title="rewrite")]
-        return [_text("assistant", html.escape(e.prompt or ""), title=f"rewrite ({e.job})", status="done")]
-    if isinstance(e, GenerateEvent):
-        if e.error:
-            return [_text("assistant", f"{e.action} failed: {html.escape(e.error)}")]
-        nodes = snap.nodes
-        ids = [i for i in e.nodes if i in nodes]
-        label = edge_label(nodes[ids[0]]) if ids else e.action
-        cap = f"**{', '.join(e.nodes)}** · {label} from {e.parent} · seed " \
+        notes = "\n" + " · ".join(words.reason(n) for n in e.notes) if e.notes else ""
+        body = words.reason(e.reason) + notes
+        return [_text("assistant", html.escape(body), title=f"next: {words.action(e.decision)}", status="done")]
+    if isinstance(e, RewriteEvent) and not e.error:
+        return [_text("assistant", html.escape(e.prompt or ""), title="new prompt", status="done")]
+    if isinstance(e, GenerateEvent) and not (e.error or e.cancelled):
+        ids = [i for i in e.nodes if i in snap.nodes]
+        label = edge_label(snap.nodes[ids[0]]) if ids else e.action
+        cap = f"**{', '.join(e.nodes)}** · {html.escape(words.reason(label))} from {e.parent} · seed " \
               f"{', '.join(map(str, e.seeds))} · {e.engine_seconds:.2f} s"
         return [_images(snap, cap, e.images)]
-    if isinstance(e, CritiqueEvent):
-        if e.error:
-            return [_text("assistant", f"critique of {e.node_id} failed: {html.escape(e.error)}")]
-        mark = "✓ all pass" if not e.failed else "✗ " + ", ".join(e.failed)
-        return [_text("assistant", f"{e.node_id}: score {e.score or 0:.2f} · {mark}")]
-    if isinstance(e, SelectEvent) and e.outcome != "start":
-        reason = f" — {html.escape(e.reason)}" if e.reason else ""
-        return [_text("assistant", f"{e.node_id or ''} {e.outcome}{reason}")]
-    if isinstance(e, BacktrackEvent):
-        return [_text("assistant", f"↩ back to {e.to} — {html.escape(e.reason)}")]
-    if isinstance(e, AskHumanEvent):
-        return [_text("user", html.escape(describe_answer(e.answer)))]
+    if isinstance(e, SelectEvent) and (e.amendment or e.question):
+        return [_text("assistant", f"**{html.escape(line)}**")]
     if isinstance(e, FinishEvent):
-        best = f" · best {e.best} (score {e.best_score:.2f})" if e.best and e.best_score is not None else ""
-        return [_text("assistant", f"**finished: {e.status}** — {html.escape(e.reason or '')}{best}")]
-    return []
+        return [_text("assistant", f"**{html.escape(line)}**")]
+    return [_text("user" if isinstance(e, AskHumanEvent) else "assistant", html.escape(line))]
 
 
 def chat(snap: RunFolder, working: str | None = None) -> list[dict]:
@@ -98,8 +69,9 @@ def chat(snap: RunFolder, working: str | None = None) -> list[dict]:
     root = snap.state.nodes.get(ROOT)
     if root is not None and root.image:
         msgs.append({"role": "user", "content": ["my image, to refine:", {"path": snap.image(root.image)}]})
+    words = words_of(snap)
     for e in snap.events:
-        msgs.extend(event_messages(snap, e))
+        msgs.extend(event_messages(snap, e, words))
     if working:
         msgs.append(_text("assistant", "", title=working, status="pending"))
     return msgs
@@ -108,8 +80,9 @@ def chat(snap: RunFolder, working: str | None = None) -> list[dict]:
 def working_line(events: list[Event]) -> str:
     """What the agent is doing now, from the last event of a running job."""
     last = events[-1] if events else None
-    if isinstance(last, DecideEvent) and last.decision not in ("accept", "stop", "budget", "plateau"):
-        return f"making an image: {last.decision}…"
+    if isinstance(last, DecideEvent) and last.decision in ACTIONS and last.decision not in ("accept", "stop", "budget",
+                                                                                            "plateau"):
+        return f"making an image: {ACTIONS[last.decision]}…"
     if isinstance(last, RewriteEvent) or (isinstance(last, AskHumanEvent) and last.answer.get("action") in MAKING):
         return "making an image…"
     if isinstance(last, GenerateEvent):
@@ -127,22 +100,28 @@ def _overruled(v: dict) -> str:
 
 
 def checklist_html(snap: RunFolder, node_id: str | None, verdicts: list[dict] | None = None) -> str:
-    """A table of requirements with pass/fail and the critic's evidence for one node."""
+    """A table of requirements with pass/fail and the critic's evidence for one node; a requirement
+    the person changed says so, and an image judged before they changed the brief too."""
     if not node_id or node_id not in snap.nodes:
         return "<p class='muted'>No image yet.</p>"
     node = snap.nodes[node_id]
     if verdicts is None:
         verdicts = list(critique_details(RunStore(snap.root), node).values())
+    words = words_of(snap)
     if not verdicts:
-        return f"<p class='muted'>{node_id} has no critique{': ' + html.escape(node.critique_error) if node.critique_error else ''}.</p>"
-    texts = snap.checklist
+        why = f": {html.escape(words.error(node.critique_error))}" if node.critique_error else ""
+        return f"<p class='muted'>{node_id} has not been judged{why}.</p>"
+    changed = {r.id for r in snap.state.checklist if r.amended_by == "person"}
+    mine = " <span class='badge amended'>changed by you</span>"
     rows = "".join(
         f"<tr class='{'pass' if v['passed'] else 'fail'}'><td>{'✓' if v['passed'] else '✗'}</td>"
-        f"<td>{html.escape(texts.get(v['id'], v['id']))}</td>"
+        f"<td>{html.escape(words.req(v['id']))}{mine if v['id'] in changed else ''}</td>"
         f"<td class='evidence'>{html.escape(v.get('evidence') or '')}{_overruled(v)}</td></tr>"
         for v in verdicts)
-    return (f"<table class='checklist' data-node='{node_id}'><tr><th></th><th>requirement</th><th>evidence</th></tr>"
-            f"{rows}</table>")
+    old = "<p class='muted stale'>judged against the brief before you changed it</p>" \
+        if amend.stale(node, {"checklist_version": snap.state.checklist_version or 0}) else ""
+    return (f"{old}<table class='checklist' data-node='{node_id}'><tr><th></th><th>requirement</th><th>evidence</th>"
+            f"</tr>{rows}</table>")
 
 
 def spend_line(snap: RunFolder) -> str:
@@ -157,14 +136,21 @@ def spend_line(snap: RunFolder) -> str:
 
 
 def status_line(snap: RunFolder, question: dict | None, working: str | None = None) -> str:
-    status = snap.state.status or "new"
+    words = words_of(snap)
     if working:
         head = f"⏳ **{working}**"
     elif question:
         score = question.get("score")
         head = f"**your turn** — {question['node']}" + (f" · score {score:.2f}" if score is not None and score >= 0 else "")
+        if question.get("amend"):
+            head += f" · **{html.escape(question['amend']['question'])}**"
+        elif question.get("offer"):
+            head += f" · {html.escape(question['offer'])}"
     else:
-        head = f"**{status}**" + (f" — {html.escape(snap.state.stop_reason)}" if snap.state.stop_reason else "")
-    best = snap.state.best
-    tail = f" · best {best}" if best else ""
+        status = snap.state.status or "new"
+        reason = words.reason(snap.state.stop_reason)
+        head = f"**{words.status(status)}**" + (f" — {html.escape(reason)}" if reason else "")
+    best, picked = snap.state.best, snap.state.picked
+    answer = person.answer(snap.state.model_dump())  # the pick, unless the person accepted another
+    tail = f" · your pick {picked}" if picked and answer == picked else (f" · best {best}" if best else "")
     return f"{head}{tail} · spent {spend_line(snap)} · run `{snap.run_id}`"
