@@ -119,3 +119,25 @@ def test_briefs_are_seeded_and_each_has_its_own_seed():
 def test_bad_settings_are_refused_with_the_fix(changes, message):
     with pytest.raises(BenchError, match=message):
         BenchConfig(**changes).validate()
+
+
+def test_a_failure_is_split_by_whether_a_correct_image_was_ever_made(tmp_path):
+    import json
+
+    from evals.bench.failure_split import table
+
+    def record(i, difficulty, correct, shots_ok):
+        return {"method": "agent", "brief_id": f"d{difficulty}-{i:03d}", "difficulty": difficulty,
+                "all_correct": correct, "shots": [{"exact": {"ok": ok}} for ok in shots_ok], "info": {}}
+
+    records = [record(0, 3, True, [False, True]), record(1, 3, False, [False, False]),
+               record(2, 3, False, [True, False]), record(3, 2, False, []),
+               {**record(4, 3, False, [True]), "method": "best-of-n"}]
+    level = tmp_path / "noise-0.1"
+    level.mkdir()
+    (level / "results.json").write_text(json.dumps({"records": records}))
+    assert table(tmp_path) == [
+        {"critic error": "0.1", "objects": 2, "briefs": 1, "failed": 1, "never made": 1, "made, not chosen": 0,
+         "mid-move": 0},
+        {"critic error": "0.1", "objects": 3, "briefs": 3, "failed": 2, "never made": 1, "made, not chosen": 1,
+         "mid-move": 0}]
