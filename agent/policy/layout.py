@@ -279,14 +279,13 @@ def scene_of(checklist: list[dict[str, Any]], objects: list[dict[str, Any]] | No
     if not groups or any("side" not in g for g in groups.values()):
         return None
     found: dict[str, list[Box]] = {}
-    others: list[dict[str, Any]] = []  # found but none of the brief's objects: in the way all the same
+    others: list[tuple[Box, str]] = []  # found but none of the brief's objects: in the way all the same
     for o in objects or []:
-        reg = o["region"]
-        box = (reg["x0"], reg["y0"], reg["x1"], reg["y1"])
+        box = tuple(o["region"][k] for k in ("x0", "y0", "x1", "y1"))
         if o.get("group") in groups:
             found.setdefault(o["group"], []).append(box)
         else:
-            others.append({"box": box, "label": o.get("label", "")})
+            others.append((box, o.get("label", "")))
     things = []
     for group, g in groups.items():
         boxes = found.get(group, [])
@@ -296,7 +295,6 @@ def scene_of(checklist: list[dict[str, Any]], objects: list[dict[str, Any]] | No
             # An object still to be drawn is planned at the small end of its range: it fits more layouts.
             side = lo + (hi - lo) / 4 if box is None else min(max(max(box[2] - box[0], box[3] - box[1]), lo), hi)
             things.append(Thing(group, i, box, side, g.get("region"), g["label"]))
-    for i, o in enumerate(others):
-        b = o["box"]
-        things.append(Thing(f"other{i}", 0, b, max(b[2] - b[0], b[3] - b[1]), None, o["label"]))
+    for i, (b, label) in enumerate(others):
+        things.append(Thing(f"other{i}", 0, b, max(b[2] - b[0], b[3] - b[1]), None, label))
     return things, relations
