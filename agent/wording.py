@@ -51,7 +51,8 @@ PHRASES = [
 _TOOL_WORDS = re.compile(r"\b(txt2img|img2img|inpaint|variations)\b")
 _CLASS_NAME = re.compile(r"\(?\b[A-Z][A-Za-z]*(Error|Exception)\b\)?:?\s?")
 _LISTS = [r"lost (.+?) that held", r"gained (.+)$", r"\(([^()]+)\)", r"only (.+?) fails", r"disagreed on ([^:]+)",
-          r"fail ([^,:]+(?:, [^,:]+)*?):", r"not taken as lost \(no pixel changed where they are\): (.+)$"]
+          r"fail ([^,:]+(?:, [^,:]+)*?):", r"not taken as lost \(no pixel changed where they are\): ([^;]+)",
+          r"not taken as lost \(the critic passes their place or relation\): ([^;]+)"]
 
 
 class Words:

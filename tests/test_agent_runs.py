@@ -60,12 +60,13 @@ def test_local_failure_is_inpainted_and_the_run_accepts(tmp_path, shapes_engine,
 def test_drift_backtracks_and_makes_the_action_tabu(tmp_path, shapes_engine, checkpointer):
     script = {"critiques": [
         {"fail": ["g0.object"], "regions": {"g0.object": LEFT}},   # n1: a local failure
-        {"fail": ["g1.object"]},                                    # n2 (inpaint): fixed it, lost the square
+        # n2 (inpaint): fixed it, lost the square (and with it the relation to the square)
+        {"fail": ["g1.object", "g0.left_of.g1"]},
         {"fail": ["g0.left_of.g1"]}, {"pass": "all"}, {"fail": ["g0.object", "background"]},  # n3-n5 variations
     ]}
     res = run(tmp_path, shapes_engine, script, checkpointer)
     nodes = res.state["nodes"]
-    assert nodes["n2"]["outcome"] == "drift" and nodes["n2"]["lost"] == ["g1.object"]
+    assert nodes["n2"]["outcome"] == "drift" and sorted(nodes["n2"]["lost"]) == ["g0.left_of.g1", "g1.object"]
     # The inpaint that drifted is tabu at n1, and the next alternative starts from n1 again.
     tabu = nodes["n1"]["tabu"]
     assert len(tabu) == 1 and tabu[0].startswith("inpaint")

@@ -210,3 +210,23 @@ def test_losses_are_what_held_and_now_fails():
 
     assert losses(["g0.object", "background"], ["background", "g1.object"]) == ["background"]
     assert losses([], ["background"]) == []
+
+
+def test_a_loss_the_same_critique_contradicts_is_doubted_only_for_a_fallible_critic():
+    """The repaint moved the red circle to the left of the blue square; a fallible critic passes
+    "the red circle is left of the blue square" and, in the same breath, fails "a red circle". It
+    contradicts itself: the loss is doubted, the image is taken as the progress it may be."""
+    t = tree(["g0.left_of.g1"], ["g0.object"], INPAINT, child={"changed_share": 0.2,
+                                                              "changed_box": {"x0": 0, "y0": 0, "x1": 0.5, "y1": 0.5}})
+    s = {"best": "n1", "current": "n1", "checklist": state(crit())["checklist"]}
+    j = judge(t, "n1", "n2", INPAINT, ["g0.object"], s, CFG, trust_critic=False)
+    assert j.outcome == "progress" and j.current == "n2"
+    assert j.node_updates["n2"]["doubted"] == ["g0.object"] and "passes their place or relation" in j.reason
+    # The exact critic never contradicts itself; switched off, the loss is drift as before.
+    assert judge(t, "n1", "n2", INPAINT, ["g0.object"], s, CFG, trust_critic=True).outcome == "drift"
+    off = PolicyConfig(consistent_losses=False)
+    assert judge(t, "n1", "n2", INPAINT, ["g0.object"], s, off, trust_critic=False).outcome == "drift"
+    # Nothing that needs the circle passes (the relation fails too): a real loss, drift.
+    t2 = tree(["g0.left_of.g1"], ["g0.object", "g0.left_of.g1"], INPAINT,
+              child={"changed_share": 0.2, "changed_box": {"x0": 0, "y0": 0, "x1": 0.5, "y1": 0.5}})
+    assert judge(t2, "n1", "n2", INPAINT, ["g0.object"], s, CFG, trust_critic=False).outcome == "drift"

@@ -68,6 +68,9 @@ class PolicyConfig(BaseModel):
     doubt_drift: bool = True
     # ... and a second look: a requirement about objects that stood where no pixel changed was not lost.
     second_look: bool = True
+    # ... and a critic that contradicts itself is not believed: an object said lost while its place,
+    # size or relation to another object passes in the same critique was not lost (consistent_losses).
+    consistent_losses: bool = True
     global_change_min: float = Field(0.25, ge=0, le=1)  # changed share of the image that can alter a background
 
     # -- spending the budget where it buys most (any critic) -----------------------------------------

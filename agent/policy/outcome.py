@@ -125,6 +125,30 @@ def doubtful_losses(child: TreeNode, claimed: list[str], kinds: dict[str, str], 
     return out
 
 
+# Requirements that can hold only where their object is: a critique that passes one of them and fails
+# the object itself contradicts itself.
+PRESUPPOSE_OBJECT = {"position", "relation", "size"}
+
+
+def contradicted_losses(child: TreeNode, claimed: list[str], kinds: dict[str, str],
+                        about: dict[str, list[str]], cfg: PolicyConfig, trust_critic: bool) -> list[str]:
+    """The claimed losses of an object that the same critique contradicts: it passes the object's
+    place, size or relation to another object, which cannot hold without it. A fallible critic's
+    wrong verdict is one of the two; taking the loss as drift would throw away an image that may be
+    right, so it is doubted like a loss the pixels contradict (and a witness can settle it)."""
+    if trust_critic or not cfg.consistent_losses or child.critique is None:
+        return []
+    passed = set(child.critique.passed)
+    out = []
+    for rid in claimed:
+        groups = about.get(rid) or []
+        if kinds.get(rid) != "object" or len(groups) != 1:
+            continue
+        if any(kinds.get(other) in PRESUPPOSE_OBJECT and groups[0] in about.get(other, []) for other in passed):
+            out.append(rid)
+    return out
+
+
 def _untouched(origin: TreeNode | None, groups: list[str] | None, child: TreeNode) -> bool:
     if origin is None or origin.critique is None or not groups:
         return False
@@ -148,6 +172,9 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
     about = {r["id"]: [g for g in (r.get("group"), (r.get("spec") or {}).get("other_group")) if g]
              for r in state.get("checklist", [])}
     doubted = doubtful_losses(tree[child_id], claimed_lost, kinds, cfg, trust_critic, tree[origin_id], about)
+    contradicted = [r for r in contradicted_losses(tree[child_id], claimed_lost, kinds, about, cfg, trust_critic)
+                    if r not in doubted]
+    doubted = doubted + contradicted
     if doubted:  # they hold here as at the origin: the child is judged (and ranked) with them passing
         tree = Tree(merge_nodes(_raw(tree), {child_id: {"doubted": doubted}}))
     origin, child = tree[origin_id], tree[child_id]
@@ -189,7 +216,11 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
     updates: dict[str, dict[str, Any]] = {child_id: {"outcome": outcome, "lost": lost}}
     if doubted:
         updates[child_id]["doubted"] = doubted
-        why += f"; not taken as lost (no pixel changed where they are): {', '.join(doubted)}"
+        unchanged = [r for r in doubted if r not in contradicted]
+        if unchanged:
+            why += f"; not taken as lost (no pixel changed where they are): {', '.join(unchanged)}"
+        if contradicted:
+            why += f"; not taken as lost (the critic passes their place or relation): {', '.join(contradicted)}"
     if origin_update:
         updates[origin_id] = origin_update
 
