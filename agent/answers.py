@@ -55,6 +55,14 @@ class Vary(_Answer):
     strength: float | None = Field(None, gt=0, le=1)  # None: the policy's variation strength
 
 
+class Amend(_Answer):
+    """The answer to "keep “a blue square”?" after a person's edit lost it: keep the ``change`` (the
+    brief lets it go, agent/policy/amend.py) or keep the ``brief`` as it was (back where the edit started)."""
+
+    action: Literal["amend"]
+    keep: Literal["change", "brief"]
+
+
 class RedoRegion(_Answer):
     action: Literal["region"]
     region: Region
@@ -71,13 +79,13 @@ class RedoRegion(_Answer):
         return v
 
 
-Answer = Annotated[Union[Accept, Continue, Stop, Feedback, Pick, Branch, Vary, RedoRegion],
+Answer = Annotated[Union[Accept, Continue, Stop, Feedback, Pick, Branch, Vary, RedoRegion, Amend],
                    Field(discriminator="action")]
-ANSWERS = ("accept", "continue", "feedback", "pick", "branch", "region", "stop", "vary")
+ANSWERS = ("accept", "continue", "feedback", "pick", "branch", "region", "stop", "vary", "amend")
 _ADAPTER = TypeAdapter(Answer)
 
 
-def read_answer(value: object) -> Accept | Continue | Stop | Feedback | Pick | Branch | Vary | RedoRegion:
+def read_answer(value: object) -> Accept | Continue | Stop | Feedback | Pick | Branch | Vary | RedoRegion | Amend:
     """The typed answer, or ValueError with a message for the person."""
     try:
         return _ADAPTER.validate_python(value)
@@ -86,4 +94,12 @@ def read_answer(value: object) -> Accept | Continue | Stop | Feedback | Pick | B
         if first["type"] in ("union_tag_invalid", "union_tag_not_found", "model_attributes_type"):
             raise ValueError(f"unknown answer {value!r}; answer with one of: {', '.join(ANSWERS)}") from None
         where = ".".join(str(p) for p in first["loc"][1:]) or "answer"
+        bound = _BOUNDS.get(first["type"])
+        if bound:  # a number out of its range, said as the range (the page shows it next to the field)
+            limit = first["ctx"][bound[0]]
+            raise ValueError(f"{where}: {bound[1]} {limit:g} (got {first.get('input')!r})") from None
         raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+_BOUNDS = {"greater_than": ("gt", "must be more than"), "greater_than_equal": ("ge", "must be at least"),
+           "less_than": ("lt", "must be less than"), "less_than_equal": ("le", "must be at most")}

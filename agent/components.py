@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from agent.critics.base import Critic
 from agent.critics.registry import make_critic
@@ -42,16 +43,32 @@ def load_engine(spec: RunSpec, *, cache: bool = True):
             return _ENGINES[key]
         engine = Engine.load(key[0], device=e.device, dtype=e.dtype, scheduler=e.scheduler,
                              cpu_offload=e.cpu_offload, config=e.model_configs)
-        if getattr(engine, "is_inpainting_checkpoint", False):
-            raise InputError(f"{spec.model} is an inpainting checkpoint: sculpt needs a text-to-image checkpoint "
-                             "of the same family (it derives inpainting from it)")
+        refuse_inpainting_checkpoint(engine, spec.model)
         if cache:
             _ENGINES[key] = engine
         return engine
 
 
+def refuse_inpainting_checkpoint(engine, model: str) -> None:
+    """A run needs all four tools; an inpainting checkpoint (9-channel UNet) can only inpaint."""
+    if getattr(engine, "is_inpainting_checkpoint", False):
+        raise InputError(f"{model} is an inpainting checkpoint: sculpt needs a text-to-image checkpoint of the "
+                         "same family (it derives inpainting from it)")
+
+
 def build_critic(spec: RunSpec) -> Critic:
-    return make_critic(spec.critic, **spec.critic_options)
+    return critic_for(spec.critic, spec.critic_options, spec.localiser)
+
+
+def critic_for(critic: str, options: dict[str, Any], localiser: str | None = None) -> Critic:
+    """The critic a spec names, with a localiser when one is named (it supplies the regions and
+    the located objects the critic does not give)."""
+    built = make_critic(critic, **options)
+    if localiser:
+        from agent.critics.localised import with_localiser
+
+        built = with_localiser(built, localiser)
+    return built
 
 
 def build_rewriter(spec: RunSpec) -> Rewriter:
@@ -63,4 +80,7 @@ def build_components(spec: RunSpec, *, engine=None, critic: Critic | None = None
     rewriter come first: a bad spec fails before a model loads."""
     critic = critic or build_critic(spec)
     rewriter = build_rewriter(spec)
-    return engine or load_engine(spec), critic, rewriter
+    if engine is None:
+        return load_engine(spec), critic, rewriter
+    refuse_inpainting_checkpoint(engine, spec.model)  # an engine handed in is checked as a loaded one is
+    return engine, critic, rewriter

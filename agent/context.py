@@ -2,16 +2,14 @@
 
 The engine, the critic, the rewriter, the run folder, the spec and the clock live here, so the
 checkpointed state holds only JSON-able data and a resumed run is rebuilt from run.json by the
-run lifecycle (agent/lifecycle.py). A graph started without a context (LangGraph Studio,
-``langgraph dev``) gets the shapes world's: the built-in model, the exact critic, a run folder
-under ``runs/``.
+run lifecycle (agent/lifecycle/). LangGraph's own server (``langgraph dev``, LangGraph Studio)
+builds the context from this schema with no arguments; nodes that find it empty get the run's
+context from agent/lifecycle/platform.py, made through the same lifecycle.
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from langgraph.runtime import Runtime
@@ -24,14 +22,18 @@ from agent.store import RunStore
 
 @dataclass
 class RunContext:
-    engine: object  # tools.engine.Engine, or anything with the same four tools
-    critic: Critic
-    rewriter: Rewriter
-    store: RunStore
-    spec: RunSpec
+    # Every field has a default so that LangGraph's server can build an empty one from the schema.
+    engine: object = None  # tools.engine.Engine, or anything with the same four tools
+    critic: Critic | None = None
+    rewriter: Rewriter | None = None
+    store: RunStore | None = None
+    spec: RunSpec | None = None
     clock: Callable[[], float] = time.monotonic
     # Called with each event as it is written, for progress display; must not raise.
     on_event: Callable[[dict], None] | None = None
+    # Someone watching images as they denoise, who may stop one (tools.engine.preview.StepHook; the
+    # studio): None for every run nobody watches, whose engine calls stay exactly as they were.
+    step_hook: object = None
 
     @property
     def policy(self):
@@ -41,28 +43,16 @@ class RunContext:
     def budget(self):
         return self.spec.budget
 
-
-_DEFAULTS: dict[str, RunContext] = {}
-_DEFAULTS_LOCK = threading.Lock()
+    @property
+    def complete(self) -> bool:
+        """Made by sculpt's lifecycle (rather than an empty one a server built from the schema)."""
+        return self.store is not None
 
 
 def context_of(runtime: Runtime[RunContext], state: dict) -> RunContext:
-    """The run's context, or the shapes world's for a graph started without one (LangGraph Studio)."""
-    if runtime.context is not None:
+    """The run's context; for a graph driven by LangGraph's server, the one its lifecycle made."""
+    if runtime.context is not None and runtime.context.complete:
         return runtime.context
-    run_id = state.get("run_id") or "studio"
-    with _DEFAULTS_LOCK:
-        if run_id not in _DEFAULTS:
-            _DEFAULTS[run_id] = _shapes_world_context(run_id, state.get("brief") or "")
-        return _DEFAULTS[run_id]
+    from agent.lifecycle.platform import platform_context  # the lifecycle imports the graph
 
-
-def _shapes_world_context(run_id: str, brief: str) -> RunContext:
-    from agent.components import build_components
-
-    spec = RunSpec(brief=brief or "-")
-    root = Path("runs") / run_id
-    store = RunStore.open(root) if (root / "run.json").is_file() else RunStore.create(Path("runs"), run_id, {
-        "spec": spec.to_json()})
-    engine, critic, rewriter = build_components(spec)
-    return RunContext(engine=engine, critic=critic, rewriter=rewriter, store=store, spec=spec)
+    return platform_context(state.get("run_id") or "studio", state)

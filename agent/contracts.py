@@ -13,7 +13,7 @@ from tools.contracts import Defect, Region, Requirement
 
 __all__ = [
     "Region", "Requirement", "Verdict", "Defect", "Located", "Usage", "Recommendation", "Critique", "Ranking",
-    "DriftReport", "Action", "ToolKind",
+    "DriftReport", "Action", "ToolKind", "Amendment",
 ]
 
 # What a critic may recommend: an image tool, or a move of the agent's own.
@@ -158,6 +158,15 @@ class Action(BaseModel):
     source: Literal["rules", "critic", "human"] = "rules"
     # A witness: a light redraw of this node, judged independently, to confirm its critique.
     check: str | None = None
+    # inpaint: boxes kept out of the mask (objects that hold, spared by the repaint).
+    keep: list[Region] = Field(default_factory=list)
+    # A second step carried out on this one's image, the two judged as one outcome (a move: the
+    # object painted at its new place, then its old copy removed).
+    then: "Action | None" = None
+    # A planned layout, for a fresh sample that starts closer: an img2img starts from a sketch of it
+    # instead of a node's image; a txt2img's prompt is written from it (its rewrite job "layout").
+    # {"background": colour, "blobs": [{"group", "label", "colour", "box", "size"}]}
+    layout: dict[str, Any] | None = None
 
     @field_validator("strength")
     @classmethod
@@ -181,10 +190,43 @@ class Action(BaseModel):
             raise ValueError("inpaint needs at least one region")
         return self
 
+    @model_validator(mode="after")
+    def _steps(self) -> "Action":
+        if self.then is not None and (self.kind != "inpaint" or self.then.kind != "inpaint"):
+            raise ValueError("only an inpaint can be followed by a second step, itself an inpaint")
+        if self.layout is not None and self.kind not in ("img2img", "txt2img"):
+            raise ValueError("a planned layout starts a fresh image: an img2img from its sketch, or a txt2img")
+        return self
+
+    @property
+    def fresh(self) -> bool:
+        """A new image, not an edit: a txt2img, or an img2img from a sketch of a planned layout."""
+        return self.kind == "txt2img" or self.layout is not None
+
     @property
     def generations(self) -> int:
         """Images this action will make: the unit the generation budget counts."""
-        return (self.n or 1) if self.kind == "variations" else 1
+        own = (self.n or 1) if self.kind == "variations" else 1
+        return own + (self.then.generations if self.then is not None else 0)
 
     def to_state(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)
+
+
+class Amendment(BaseModel):
+    """A person's change to the brief (chat): the requirements it replaced and the ones it added, as
+    agent/policy/amend.py decided it. Recorded on the node their request made; every later image is
+    judged against the amended checklist."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: Literal["person"]  # who changed it (no default: a tree written without defaults still says so)
+    request: str | None = None  # what the person asked for, in their words
+    replaced: list[Requirement] = Field(default_factory=list)  # as they were before the change
+    added: list[Requirement] = Field(default_factory=list)  # amended_by "person"; ``replaces`` names the old ids
+    brief: str | None = None  # the brief as amended, where the critic reads it (the shapes world)
+    prompt: str | None = None  # the prompt that describes the amended scene
+    version: int = 1  # the checklist's version from this change on (0: as planned)
+
+    def to_state(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

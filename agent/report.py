@@ -9,26 +9,29 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from agent.policy import belief
 from agent.store import RunStore
 from agent.tree import ROOT, Tree, TreeNode
+from agent.wording import Words
 from tools.files import atomic_write
 
 _ENV = Environment(loader=PackageLoader("agent", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
 def edge_label(node: TreeNode) -> str:
-    """'variations · strength 0.35 · n=3': how a node was made, in a few words."""
+    """'3 variations at strength 0.35': how a node was made, in a few plain words."""
     a = node.action
     if a is None:
-        return "your image" if node.image else "brief"
-    bits = [a.kind]
-    if a.strength is not None and a.kind != "inpaint":
-        bits.append(f"strength {a.strength:g}")
-    if a.n:
-        bits.append(f"n={a.n}")
-    if a.regions:
-        bits.append(f"{len(a.regions)} region(s)")
-    return " · ".join(bits)
+        return "your image" if node.image else "the brief"
+    if a.kind == "variations":
+        what = f"{a.n} variations" if (a.n or 1) > 1 else "a variation"
+    elif a.kind == "inpaint":
+        n = len(a.regions)
+        what = "a repaint of " + ("a region" if n == 1 else f"{n} regions")
+    else:
+        what = {"txt2img": "a new image", "img2img": "a redraw"}.get(a.kind, a.kind)
+    strength = f" at strength {a.strength:g}" if a.strength is not None and a.kind not in ("inpaint", "txt2img") else ""
+    return what + strength + (" (a second look)" if a.check else "")
 
 
 def critique_details(store: RunStore, node: TreeNode) -> dict[str, Any]:
@@ -41,23 +44,23 @@ def critique_details(store: RunStore, node: TreeNode) -> dict[str, Any]:
         full = json.loads((store.root / node.critique.file).read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    believed = node.passed
-    return {v["id"]: {**v, "critic": v.get("passed"), "passed": v["id"] in believed}
-            for v in full.get("verdicts", [])}
+    return {v["id"]: v for v in belief.verdicts(node, full.get("verdicts", []))}
 
 
-def _tree(tree: Tree, best_path: set[str], node_id: str) -> dict[str, Any]:
+def _tree(tree: Tree, best_path: set[str], node_id: str, words: Words) -> dict[str, Any]:
     node = tree[node_id]
     regions = node.action.regions if node.action else []
     return {
-        "id": node_id, "image": node.image, "score": node.score, "outcome": node.outcome,
-        "on_best_path": node_id in best_path, "edge": edge_label(node),
-        "reason": node.action.reason if node.action else "", "prompt": node.prompt,
-        "seed": node.seed, "lost": node.lost, "error": node.critique_error or "; ".join(node.tool_errors),
+        "id": node_id, "image": node.image, "score": belief.score(node), "outcome": node.outcome,
+        "outcome_words": words.outcome(node.outcome), "on_best_path": node_id in best_path, "edge": edge_label(node),
+        "reason": words.reason(node.action.reason if node.action else ""), "prompt": node.prompt,
+        "seed": node.seed, "lost": words.reqs(node.lost, ", "),
+        "error": words.error(node.critique_error or "; ".join(node.tool_errors)),
         "regions": [{"left": r.x0 * 100, "top": r.y0 * 100, "width": (r.x1 - r.x0) * 100,
                      "height": (r.y1 - r.y0) * 100} for r in regions],
-        "tabu": node.tabu, "sibling_rank": node.sibling_rank,
-        "children": [_tree(tree, best_path, c) for c in tree.children(node_id)],
+        "tabu": [words.action_class(k) for k in node.tabu], "sibling_rank": node.sibling_rank,
+        "amendment": words.amendment(node.amendment.model_dump(mode="json")) if node.amendment else "",
+        "children": [_tree(tree, best_path, c, words) for c in tree.children(node_id)],
     }
 
 
@@ -69,17 +72,32 @@ def render_report(store: RunStore, state: dict, budget: Any = None) -> str:
     imaged = tree.imaged()
     verdicts = {i: critique_details(store, nodes[i]) for i in imaged}
     checklist = state.get("checklist", [])
-    matrix = [{"id": r["id"], "text": r["text"], "kind": r.get("kind"),
+    matrix = [{"id": r["id"], "text": r["text"], "kind": r.get("kind"), "amended": r.get("amended_by") == "person",
                "cells": [{"node": i, "v": verdicts[i].get(r["id"])} for i in imaged]} for r in checklist]
     events = store.events()
+    words = Words.of(checklist, events, state.get("nodes", {}))
     info = store.info()
     budget = budget.limits() if hasattr(budget, "limits") else (budget or {})
     return _ENV.get_template("report.html.j2").render(
         state=state, info=info, budget=budget, best=best, best_node=nodes.get(best) if best else None,
-        best_score=nodes[best].score if best else None, tree=_tree(tree, best_path, ROOT)
-        if ROOT in tree else None, imaged=imaged, matrix=matrix, nodes=nodes,
-        decisions=[e for e in events if e.get("node") in ("decide", "select", "backtrack", "ask_human", "finish")],
+        best_score=belief.score(nodes[best]) if best else None, tree=_tree(tree, best_path, ROOT, words)
+        if ROOT in tree else None, imaged=imaged, matrix=matrix, nodes=nodes, words=words,
+        decisions=_decisions(events, words),
     )
+
+
+def _decisions(events: list, words: Words) -> list[dict[str, Any]]:
+    """The steps where something was decided, each in the words the chat uses."""
+    out = []
+    for e in events:
+        if e.node not in ("decide", "select", "backtrack", "ask_human", "finish"):
+            continue
+        line = words.event(e)
+        if line:
+            out.append({"step": e.step, "what": {"ask_human": "you", "select": "judged", "decide": "next",
+                                                 "backtrack": "back", "finish": "end"}[e.node],
+                        "line": line, "notes": [words.reason(n) for n in getattr(e, "notes", [])]})
+    return out
 
 
 def write_report(store: RunStore, state: dict, budget: Any = None) -> Path:

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.policy import belief
+from agent.run_files import TreeFile
 from agent.spec import RunSpec
 from agent.status import Status, status_of
 from agent.store import RunStore
 from agent.tree import Tree
 
-_TREE_KEYS = ("run_id", "brief", "prompt", "checklist", "current", "best", "status", "stop_reason", "spend",
-              "counters", "nodes", "seed", "start_image")
 
 
 @dataclass
@@ -44,19 +44,18 @@ def result_of(store: RunStore, values: dict, spec: RunSpec, question: Any = None
     verdicts = []
     if best and tree[best].critique:
         # What the agent believes (witnesses and pixel checks included), and what the critic said.
-        believed, said = tree[best].passed, set(tree[best].critique.passed)
-        verdicts = [{"id": r["id"], "text": r["text"], "passed": r["id"] in believed, "critic": r["id"] in said}
-                    for r in values.get("checklist", [])]
+        said = set(tree[best].critique.passed)
+        verdicts = belief.verdicts(tree[best], [{"id": r["id"], "text": r["text"], "passed": r["id"] in said}
+                                                for r in values.get("checklist", [])])
     return RunResult(
         run_dir=store.root, run_id=values.get("run_id", store.root.name),
         status=Status.WAITING if question is not None else status_of(values.get("status")),
         stop_reason=values.get("stop_reason"), best=best,
         best_image=store.root / tree[best].image if best and tree[best].image else None,
-        best_score=tree[best].score if best else None, verdicts=verdicts, state=values, question=question)
+        best_score=belief.score(tree[best]) if best else None, verdicts=verdicts, state=values, question=question)
 
 
 def write_tree(store: RunStore, state: dict, spec: RunSpec) -> None:
     if not state:
         return
-    store.write_json(store.tree_path, {**{k: state.get(k) for k in _TREE_KEYS},
-                                       "budget": spec.budget.model_dump()})
+    store.write_json(store.tree_path, TreeFile.of(state, spec.budget).to_json())

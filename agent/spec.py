@@ -12,10 +12,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.policy.config import Budget, PolicyConfig
+from agent.policy.config import MAX_IMAGES, Budget, PolicyConfig
 from tools.errors import InputError
 
 SHAPES_MODEL = "shapes"  # the built-in shapes model shipped in tools/shapes/weights
+# Denoising steps: the schedulers' training timesteps (1000 for every family sculpt loads); diffusers
+# refuses more steps than the scheduler has timesteps, so a run asking for more could make nothing.
+MAX_STEPS = 1000
+MAX_SEED = 2**62  # below the engine's 2**63-1, leaving room for the seeds a run draws after it
+
+
+class SpecError(InputError):
+    """A bad value in a run's spec; ``key`` names it as a dotted path ("budget.generations"), so a
+    page can show the message next to the field it came from."""
+
+    def __init__(self, message: str, key: str = ""):
+        super().__init__(message)
+        self.key = key
+
+
+# What a person may give each number a surface asks for, as the spec's own types check it (the
+# CLI's flags, the studio's fields and run.json are all read through RunSpec): shown beside a field,
+# never checked a second time. (low, high, whether low itself is allowed.)
+LIMITS: dict[str, tuple[float, float | None, bool]] = {
+    "budget.generations": (0, MAX_IMAGES, False), "budget.seconds": (0, None, False),
+    "budget.usd": (0, None, False), "seed": (0, MAX_SEED, True), "generation.steps": (1, MAX_STEPS, True),
+    "strength": (0, 1, False),  # an edit's strength (agent/contracts.Action), and at least one denoising step
+}
 
 
 class EngineSettings(BaseModel):
@@ -35,7 +58,7 @@ class GenerationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: int | None = Field(None, ge=1)
+    steps: int | None = Field(None, ge=1, le=MAX_STEPS)
     guidance: float | None = Field(None, ge=0)
     width: int | None = Field(None, ge=8)
     height: int | None = Field(None, ge=8)
@@ -58,9 +81,10 @@ class RunSpec(BaseModel):
     model: str = SHAPES_MODEL
     critic: str = "scene"
     critic_options: dict[str, Any] = Field(default_factory=dict)  # never secrets: a key stays in the env
+    localiser: str | None = None  # hf:PATH_OR_ID: boxes for the objects requirements name
     rewriter: str = "auto"
     budget: Budget = Field(default_factory=Budget)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     mode: Literal["auto", "chat"] = "auto"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
@@ -91,27 +115,51 @@ class RunSpec(BaseModel):
         return self.critic if self.critic.startswith("openai:") else "rules"
 
     def rewriter_options(self) -> dict[str, Any]:
-        return self.critic_options if self.rewriter_spec().startswith("openai:") else {}
+        """The LLM rewriter shares the critic's server settings; options only a critic reads (an hf:
+        critic's mode or device, an openai: critic's mode) are not the rewriter's."""
+        if not self.rewriter_spec().startswith("openai:"):
+            return {}
+        from agent.vlm.settings import VLMSettings
+
+        return {k: v for k, v in self.critic_options.items() if k in VLMSettings.model_fields}
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
 
 def read_spec(data: Any, where: str) -> RunSpec:
-    """A RunSpec from JSON-able data, or an InputError naming the first bad key and where it was."""
+    """A RunSpec from JSON-able data, or a SpecError naming the first bad key and where it was."""
     try:
         return RunSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(f"{where}: {describe_error(exc)}") from None
+        raise SpecError(f"{where}: {describe_error(exc)}", key=error_key(exc)) from None
+
+
+def error_key(exc: ValidationError) -> str:
+    return ".".join(str(p) for p in exc.errors()[0]["loc"])
 
 
 def describe_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    key = error_key(exc) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"unknown key {key!r}; remove it or check its spelling"
     msg = first["msg"].removeprefix("Value error, ")
     return f"{key}: {msg} (got {first.get('input')!r})"
+
+
+def accepted_range(key: str) -> str:
+    """The range ``LIMITS`` gives a number, in words: "1 to 10000", "more than 0, at most 1"."""
+    low, high, closed = LIMITS[key]
+    if isinstance(high, int) and high > 10**9:  # a seed: its ceiling is no help to read
+        high = None
+    if high is None:
+        return f"{low:g} or more" if closed else f"more than {low:g}"
+    if closed:
+        return f"{low:g} to {high:g}"
+    if isinstance(high, int) and high > 1:  # whole numbers: above 0 means from 1
+        return f"{low + 1:g} to {high:g}"
+    return f"more than {low:g}, at most {high:g}"
 
 
 def spec_with(spec: RunSpec, **changes: Any) -> RunSpec:

@@ -8,7 +8,7 @@ structure: :class:`agent.tree.TreeNode` (``nodes``), :class:`agent.policy.Decisi
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_args, get_origin, get_type_hints
 
 from agent.tree import merge_nodes
 
@@ -66,4 +66,27 @@ class RunState(TypedDict, total=False):
     decision: dict | None  # the last Decision, for the report and chat
     judgement: dict | None  # the last Judgement of a new image, for backtrack and the report
     question_error: str | None  # chat: why the person's last answer could not be taken
+    # The person's word (chat; agent/policy/person.py, amend.py):
+    picked: str | None  # their pick: the answer unless they accept another image
+    checklist_version: int  # 0 as planned; one more for each change a person made to the brief
+    edit_request: dict | None  # the region or feedback request whose image is being made
+    amend_question: dict | None  # a change the person's edit would make to the brief, awaiting their word
+    rejudge: bool  # new_nodes are earlier images judged again against the brief as it is now
+    cancelled: bool  # the person stopped the last image: nothing was made, and they are asked again
+    offer: str | None  # an image the agent would accept over the person's pick, offered to them in words
     reopen: dict[str, Any] | None  # the input that re-entered a finished run (consumed by enter)
+
+
+def apply_update(state: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The state after a node's ``update``, merged as the graph merges it: through each channel's
+    reducer where :class:`RunState` declares one (nodes by id, spend and counters added up)."""
+    hints = get_type_hints(RunState, include_extras=True)
+    out = dict(state)
+    for key, value in update.items():
+        hint = hints.get(key)
+        reducer = get_args(hint)[1] if get_origin(hint) is Annotated else None
+        if reducer is None:
+            out[key] = value
+        else:  # from an empty value of the update's own type when the state has none yet
+            out[key] = reducer(out[key] if key in out else type(value)(), value)
+    return out

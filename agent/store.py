@@ -15,11 +15,12 @@ from typing import Any
 
 from PIL import Image
 
+from agent.events import Event
+from agent.run_files import RUN_FILE, RunInfo, read_events, read_info
 from tools.engine.images import image_hash, open_image
 from tools.errors import InputError
 from tools.files import atomic_save, atomic_write
 
-RUN_FILE = "run.json"
 IMAGE_CACHE = 8
 
 
@@ -65,7 +66,8 @@ class RunStore:
         store = cls(root)
         store.images.mkdir(parents=True, exist_ok=True)
         store.critiques.mkdir(exist_ok=True)
-        atomic_write(root / RUN_FILE, json.dumps({"run_id": run_id, "created": now_iso(), **info}, indent=2))
+        typed = RunInfo(run_id=run_id, created=now_iso(), **info)  # the type every reader reads back
+        atomic_write(root / RUN_FILE, json.dumps(typed.model_dump(mode="json"), indent=2))
         return store
 
     @classmethod
@@ -74,22 +76,18 @@ class RunStore:
         if not root.is_dir():
             raise InputError(f"run folder {root} does not exist; pass the folder `sculpt run` printed "
                              "(runs/<run-id>)")
-        try:
-            json.loads((root / RUN_FILE).read_text())
-        except FileNotFoundError:
-            raise InputError(f"{root} is not a sculpt run folder (no {RUN_FILE})") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{root / RUN_FILE} is unreadable ({exc}); the run cannot be resumed") from exc
+        read_info(root)  # a folder whose run.json cannot be read is refused here, with the reason
         store = cls(root)
         store.repair_events()
         return store
 
-    def info(self) -> dict[str, Any]:
-        return json.loads((self.root / RUN_FILE).read_text())
+    def info(self) -> RunInfo:
+        return read_info(self.root)
 
     def update_info(self, **fields: Any) -> None:
         """Replace some top-level fields of run.json (a resume that raises the budget, say)."""
-        self.write_json(self.root / RUN_FILE, {**self.info(), **fields})
+        typed = RunInfo.model_validate({**self.info().model_dump(mode="json"), **fields})
+        self.write_json(self.root / RUN_FILE, typed.model_dump(mode="json"))
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
@@ -141,29 +139,23 @@ class RunStore:
                         continue
         return self._event_ids
 
-    def append_event(self, event: dict[str, Any]) -> bool:
-        """Append one event line unless an event with the same id is already there (a resumed step)."""
+    def append_event(self, event: dict[str, Any]) -> str | None:
+        """Append one event line unless an event with the same id is already there (a resumed step);
+        returns the time it was written, or None when it was not."""
         ids = self.event_ids()
         if event["event_id"] in ids:
-            return False
-        line = json.dumps({"time": now_iso(), **event}, default=str)
+            return None
+        written = now_iso()
+        line = json.dumps({**event, "time": written}, default=str)
         with self.events_path.open("a") as f:
             f.write(line + "\n")
             f.flush()
         ids.add(event["event_id"])
-        return True
+        return written
 
-    def events(self) -> list[dict[str, Any]]:
-        if not self.events_path.exists():
-            return []
-        return [json.loads(line) for line in self.events_path.read_text().splitlines() if line.strip()]
-
-    def event_count(self) -> int:
-        return len(self.events())
-
-    def events_since(self, count: int) -> list[dict[str, Any]]:
-        """Events after the first ``count`` (a reader that follows a run as it is written)."""
-        return self.events()[count:]
+    def events(self, since: int = 0) -> list[Event]:
+        """The run's events, typed (after the first ``since``, for a reader that follows a run)."""
+        return read_events(self.root, since)
 
     # -- critiques, tree, picks -------------------------------------------------------------------------
     def critique_path(self, image_digest: str, critic: str, checklist_digest: str) -> Path:

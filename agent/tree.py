@@ -2,7 +2,9 @@
 
 Graph state holds each node as the JSON dict of a :class:`TreeNode` (``model_dump``), so a
 checkpoint stays small and JSON-able; code reads it back typed through :class:`Tree`. Node ids are
-opaque: order comes from ``seq`` (the order images were made), never from parsing an id.
+opaque: order comes from ``seq`` (the order images were made), never from parsing an id. This module
+holds the data; what the agent believes of a node and which node is best are rules
+(agent/policy/belief.py).
 """
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.contracts import Action, Critique, Defect, Recommendation, Region
+from agent.contracts import Action, Amendment, Critique, Defect, Located, Recommendation, Region
 
 ROOT = "root"  # the tree's root: the brief itself, no image; every txt2img hangs from it
 
-# What a new image meant (policy/outcome.py); a witness confirms the image it redrew, leaves a
-# verdict in doubt (a tie), or disputes it.
-Outcome = Literal["progress", "fresh", "no-progress", "drift", "confirmed", "tie", "disputed"]
+# What a new image meant (policy/outcome.py): a witness confirms the image it redrew, leaves a
+# verdict in doubt (a tie), or disputes it; "stagnation" names a step that ended a run of steps below
+# the best node, "failed" one whose images the critic could not judge (those two mark no node);
+# "amended": an image a person's change to the brief made, judged against the brief as they changed it.
+Outcome = Literal["progress", "fresh", "no-progress", "drift", "stagnation", "failed", "confirmed", "tie",
+                  "disputed", "amended"]
 
 
 class CritiqueSummary(BaseModel):
@@ -30,6 +35,7 @@ class CritiqueSummary(BaseModel):
     failed: list[str] = Field(default_factory=list)
     defects: list[Defect] = Field(default_factory=list)
     regions: dict[str, Region] = Field(default_factory=dict)  # failed requirement -> where its fix belongs
+    objects: list[Located] = Field(default_factory=list)  # where the critic found things, passing or not
     recommended: Recommendation | None = None
     critic: str = ""
     prompt_version: str | None = None
@@ -39,7 +45,7 @@ class CritiqueSummary(BaseModel):
     def of(cls, crit: Critique, file: str | None) -> "CritiqueSummary":
         return cls(score=round(crit.score, 4), passed=crit.passed_ids, failed=crit.failed_ids,
                    defects=crit.defects, recommended=crit.recommended, critic=crit.critic,
-                   prompt_version=crit.prompt_version, file=file,
+                   prompt_version=crit.prompt_version, file=file, objects=crit.objects,
                    regions={v.id: v.region for v in crit.verdicts if not v.passed and v.region})
 
 
@@ -70,6 +76,10 @@ class TreeNode(BaseModel):
     outside_change: float | None = None  # inpaint: share of pixels changed outside the mask
     critique: CritiqueSummary | None = None
     critique_error: str | None = None
+    # The version of the checklist its critique answered: 0 as planned, then one more for each change a
+    # person made to the brief (policy/amend.py). An older critique answered a brief no longer asked for.
+    judged_on: int = 0
+    amendment: Amendment | None = None  # the change to the brief the person's request made here
     outcome: Outcome | None = None
     lost: list[str] = Field(default_factory=list)  # requirements that held at the origin and fail here
     # Failures the critic claimed that the pixels contradict (nothing changed where they are): they
@@ -79,7 +89,7 @@ class TreeNode(BaseModel):
     # truth, but a fallible critic's mistakes do not carry over). Their verdicts are pooled here as
     # votes: requirement -> passes minus failures among the witnesses.
     witnesses: list[str] = Field(default_factory=list)
-    votes: dict[str, int] = Field(default_factory=dict)
+    votes: dict[str, float] = Field(default_factory=dict)
     sibling_rank: int | None = None  # variations: the critic's ranking among siblings
     # What the agent learned here, for the next decision at this node:
     tabu: list[str] = Field(default_factory=list)  # action classes that drifted here (policy/tabu.py)
@@ -87,51 +97,6 @@ class TreeNode(BaseModel):
     failures: dict[str, int] = Field(default_factory=dict)  # tool kind -> failed tries of any class
     strengths: dict[str, float] = Field(default_factory=dict)  # tool kind -> adapted strength
     tool_errors: list[str] = Field(default_factory=list)  # actions the engine could not carry out here
-
-    def margins(self) -> dict[str, int]:
-        """What the agent believes of each requirement here: its own critique's verdict (+1 pass, -1
-        fail; a failure the pixels contradict counts as a pass) plus the witnesses' votes. Above 0 it
-        holds, below 0 it fails, 0 is a tie."""
-        if not self.critique:
-            return {}
-        own = {r: 1 for r in self.critique.passed} | {r: (1 if r in self.doubted else -1)
-                                                      for r in self.critique.failed}
-        return {r: v + self.votes.get(r, 0) for r, v in own.items()}
-
-    @property
-    def passed(self) -> set[str]:
-        """The requirements that hold here, as far as the agent believes."""
-        return {r for r, m in self.margins().items() if m > 0}
-
-    @property
-    def failed(self) -> list[str]:
-        """The requirements that fail here, as far as the agent believes, in the critique's order (a
-        tie counts as a failure: nothing is accepted on a coin toss)."""
-        margins = self.margins()
-        order = (self.critique.failed + self.critique.passed) if self.critique else []
-        return [r for r in order if margins[r] <= 0]
-
-    @property
-    def ties(self) -> list[str]:
-        return [r for r, m in self.margins().items() if m == 0]
-
-    @property
-    def confirmed(self) -> bool:
-        """A witness was judged and nothing is in doubt."""
-        return bool(self.witnesses) and all(m > 0 for m in self.margins().values())
-
-    @property
-    def score(self) -> float:
-        """The critic's score, corrected by what the agent believes better (a requirement believed to
-        hold counts 1, a tie 1/2, a failure 0, in place of the critique's verdict); -1 for a node
-        without a critique (the root, a failed critique)."""
-        if not self.critique:
-            return -1.0
-        margins = self.margins()
-        n = max(1, len(margins))
-        said = {r: 1.0 for r in self.critique.passed} | {r: 0.0 for r in self.critique.failed}
-        believed = {r: 1.0 if m > 0 else 0.5 if m == 0 else 0.0 for r, m in margins.items()}
-        return round(self.critique.score + sum(believed[r] - said[r] for r in margins) / n, 4)
 
     def to_state(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=True)
@@ -189,11 +154,6 @@ class Tree:
             out.append(node_id)
             node_id = self[node_id].parent
         return out[::-1]
-
-    def best(self) -> str | None:
-        """The node with the highest score (the earliest among equals), or None before any critique."""
-        scored = [i for i in self.ids() if self[i].critique]
-        return max(scored, key=lambda i: (self[i].score, -self[i].seq)) if scored else None
 
     def last_batch(self) -> list[str]:
         """The nodes made by the latest generate step, best first when it made several."""

@@ -111,7 +111,7 @@ def _objects(det: Detection) -> list[tuple]:
 
 def inpaint_test(engine, n: int, steps: int, seed: int, guided: bool = False) -> dict:
     """A one-object prompt into an empty cell of a rendered one- or two-object scene."""
-    from tools.engine.guides import guide_from_prompt
+    from agent.policy.strength import guide_from_prompt
 
     rng = np.random.default_rng([EVAL_SEED, seed, 11])
     placed = kept = 0

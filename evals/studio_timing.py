@@ -1,6 +1,7 @@
 """How much the studio costs over `sculpt run`: the same briefs and seeds through both.
 
-    python -m evals.studio_timing [--briefs 3] [--steps 20] [--budget 8] [--repeat 3] [--out studio-timing]
+    python -m evals.studio_timing [--briefs 3] [--steps 20] [--budget 8] [--repeat 3] [--previews on|off]
+                                  [--out studio-timing]
 
 For each brief: `sculpt run` (the lifecycle in this process, engine warm: the run's own wall time),
 then the studio (`sculpt studio` in a subprocess, driven by headless Chromium): type the brief, wait
@@ -26,6 +27,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from agent.run_files import read_tree
 
 BRIEFS = ["a red circle to the left of a blue square, yellow background",
           "a small green triangle above a large purple diamond, white background",
@@ -70,7 +73,7 @@ def cli_command(brief: str, seed: int, steps: int, budget: int, out: Path) -> di
                    env={**os.environ, "OMP_NUM_THREADS": str(threads())})
     seconds = time.perf_counter() - t0
     (run_dir,) = set(out.iterdir()) - before
-    return {"seconds": seconds, "tree": made(json.loads((run_dir / "tree.json").read_text())["nodes"])}
+    return {"seconds": seconds, "tree": made(read_tree(run_dir).to_json()["nodes"])}
 
 
 def cli_run(brief: str, seed: int, steps: int, budget: int, out: Path) -> dict:
@@ -86,13 +89,14 @@ def cli_run(brief: str, seed: int, steps: int, budget: int, out: Path) -> dict:
             "graph_seconds": res.state["spend"]["seconds"]}
 
 
-def start_studio(runs: Path, steps: int, budget: int) -> tuple[subprocess.Popen, str]:
+def start_studio(runs: Path, steps: int, budget: int, previews: bool = True) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = (runs.parent / "studio.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "studio", "--port", str(port), "--out", str(runs),
-                             "--steps", str(steps), "--budget", str(budget)], stdout=log, stderr=subprocess.STDOUT,
+                             "--steps", str(steps), "--budget", str(budget), *([] if previews else ["--no-previews"])],
+                            stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "OMP_NUM_THREADS": str(threads())})
     url = f"http://127.0.0.1:{port}/"
     for _ in range(360):
@@ -123,7 +127,7 @@ def studio_run(page, url: str, runs: Path, brief: str, seed: int) -> dict:
     auto = time.perf_counter() - t1
     page.wait_for_timeout(300)
     shown = page.evaluate("window.__shown")
-    state = json.loads((runs / run_id / "tree.json").read_text())
+    state = read_tree(runs / run_id).to_json()
     latencies = []
     for node in state["nodes"].values():
         if not node.get("image") or not node.get("action"):
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="runs per brief and side; the fastest counts")
+    ap.add_argument("--previews", choices=("on", "off"), default="on", help="the studio's live previews")
     ap.add_argument("--out", type=Path, default=Path("studio-timing"))
     args = ap.parse_args(argv)
     import torch
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     load_engine(RunSpec(brief="-"))  # `sculpt run` loads its engine before the run starts: not timed here
-    proc, url = start_studio(args.out / "studio-runs", args.steps, args.budget)
+    proc, url = start_studio(args.out / "studio-runs", args.steps, args.budget, args.previews == "on")
     rows = []
     try:
         with sync_playwright() as p:
@@ -193,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     total_cli, total_web = sum(r["cli_seconds"] for r in rows), sum(r["studio_seconds"] for r in rows)
     total_cmd = sum(r["command_seconds"] for r in rows)
     outside = sum(r["studio_outside"] - r["cli_outside"] for r in rows)
-    summary = {"steps": args.steps, "budget": args.budget, "briefs": len(rows),
+    summary = {"steps": args.steps, "budget": args.budget, "briefs": len(rows), "previews": args.previews,
                "all_identical": all(r["identical"] for r in rows), "cli_seconds": round(total_cli, 2),
                "studio_seconds": round(total_web, 2), "added": round(total_web / total_cli - 1, 4),
                "command_seconds": round(total_cmd, 2), "added_vs_command": round(total_web / total_cmd - 1, 4),

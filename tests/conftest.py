@@ -68,3 +68,37 @@ def shapes_engine(shapes_model_dir):
 def checkpointer(request):
     """Graph tests run against both LangGraph checkpointers."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory):
+    """(family, chat_template=True) -> the folder of a tiny random-weight VLM (tests/tiny_vlms.py), each
+    built once a session."""
+    from tests.tiny_vlms import build_vlm
+
+    root = tmp_path_factory.mktemp("vlms")
+    built: dict = {}
+
+    def folder(family: str, chat_template: bool = True):
+        key = (family, chat_template)
+        if key not in built:
+            built[key] = build_vlm(family, root / f"{family}{'' if chat_template else '-plain'}", chat_template)
+        return built[key]
+
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_dir(tmp_path_factory):
+    """family -> the folder of a tiny random-weight open-vocabulary detector, each built once a session."""
+    from tests.tiny_vlms import build_detector
+
+    root = tmp_path_factory.mktemp("detectors")
+    built: dict = {}
+
+    def folder(family: str):
+        if family not in built:
+            built[family] = build_detector(family, root / family)
+        return built[family]
+
+    return folder

@@ -9,12 +9,16 @@ Misbehaviour is queued per test: each request takes the next fault, if any::
     server.fail("invalid_json", Fault("status", status=429, retry_after=1))
 
 Standing behaviours are attributes: ``reject_json_schema``, ``reject_json_object``,
-``max_image_side``, ``world.box_format``, ``world.prefer``. Every request is recorded.
+``max_image_side``, ``world.box_format``, ``world.prefer``, ``logprobs`` (False: a server that
+never returns logprobs, as some do; VQA questions then get a bare "Yes"/"No"). Every request is
+recorded; a request asking for logprobs is of kind "vqa".
 """
 from __future__ import annotations
 
 import collections
 import json
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,6 +69,7 @@ class FakeOpenAIServer:
         self.reject_json_schema = False
         self.reject_json_object = False
         self.max_image_side: int | None = None
+        self.logprobs = True
         self.requests: list[Recorded] = []
         self._faults: collections.deque[Fault] = collections.deque()
         self._lock = threading.Lock()
@@ -133,6 +138,8 @@ class FakeOpenAIServer:
             return 400, _error("'response_format.type' must be 'json_schema' or 'text'"), {}
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
+        if body.get("logprobs"):
+            return self._vqa(rec, req, body)
         answer = self.world.answer(req)
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         choices: list[dict] = [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}]
@@ -169,6 +176,28 @@ class FakeOpenAIServer:
                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                          "total_tokens": prompt_tokens + completion_tokens}}
         return 200, out, {}
+
+
+    def _vqa(self, rec: Recorded, req: ParsedRequest, body: dict) -> tuple[int, dict, dict[str, str]]:
+        """The first answer token to a VQAScore question, with its logprobs (the top two) when the
+        server gives logprobs."""
+        rec.kind = "vqa"
+        match = re.search(r'Does this figure show "(.*)"\? Please answer Yes or No\.', req.text)
+        p = self.world.p_yes(match.group(1) if match else "", req.images[0])
+        token = "Yes" if p >= 0.5 else "No"
+        logprobs = None
+        if self.logprobs:
+            top = [{"token": t, "logprob": math.log(q), "bytes": list(t.encode())}
+                   for t, q in sorted((("Yes", p), ("No", 1 - p)), key=lambda x: -x[1])]
+            logprobs = {"content": [{**top[0], "top_logprobs": top[: body.get("top_logprobs") or 0]}], "refusal": None}
+        rec.reply = token
+        rec.usage = (20 + len(req.text) // 4 + 85 * len(req.images), 1)
+        message = {"role": "assistant", "content": token, "refusal": None}
+        return 200, {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
+                     "model": body.get("model"), "choices": [{"index": 0, "message": message, "finish_reason": "length",
+                                                              "logprobs": logprobs}],
+                     "usage": {"prompt_tokens": rec.usage[0], "completion_tokens": 1,
+                               "total_tokens": rec.usage[0] + 1}}, {}
 
 
 def _error(message: str) -> dict:

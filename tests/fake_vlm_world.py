@@ -14,9 +14,9 @@ from typing import Any
 from PIL import Image
 
 from agent.critics.scene import SceneCritic
-from agent.critics.templates import MARKER
-from agent.critics.vlm_images import decode
-from agent.critics.vlm_regions import from_region
+from agent.vlm.images import decode
+from agent.vlm.regions import from_region
+from agent.vlm.templates import MARKER
 from tools.contracts import Requirement
 from tools.shapes.parse import parse_brief
 
@@ -56,6 +56,8 @@ class ShapesWorld:
         self.box_format = box_format
         self.prefer = prefer
         self.scene = SceneCritic()
+        # Briefs whose requirements a VQA question may name: every brief planned here, and any a test adds.
+        self.briefs: list[str] = []
 
     def answer(self, req: ParsedRequest) -> dict:
         handler = getattr(self, f"_{req.kind}", None)
@@ -78,7 +80,18 @@ class ShapesWorld:
         return self.scene.critique(image, brief, checklist).score
 
     # -- request kinds ---------------------------------------------------------------------------
+    def p_yes(self, text: str, image: Image.Image) -> float:
+        """VQAScore's P(yes) for ``Does this figure show "text"?``: a confident, right model (0.9 when
+        the exact critic passes the requirement of a known brief with that text, 0.1 when it fails
+        it); 0.5 for a text no known brief states."""
+        for brief in reversed(self.briefs):
+            for r in parse_brief(brief).requirements():
+                if r.text == text:
+                    return 0.9 if self.scene.critique(image, brief, [r]).all_passed else 0.1
+        return 0.5
+
     def _plan(self, req: ParsedRequest) -> dict:
+        self.briefs.append(req.block("brief") or "")
         plan = self.scene.plan(req.block("brief") or "")
         return {"checklist": [{"id": r.id, "text": r.text, "kind": r.kind, "group": r.group}
                               for r in plan.checklist],

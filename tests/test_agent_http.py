@@ -59,9 +59,12 @@ def test_cli_run_over_http_completes_and_never_stores_the_key(server, shapes_mod
 def test_agent_over_http_matches_the_direct_exact_critic(server, shapes_engine, tmp_path, brief):
     """Same rules, same verdicts: the run over HTTP makes the same tree as the run with the exact critic."""
     # A model critic's passes are confirmed and its claimed losses checked against the pixels; the
-    # exact critic's are not. Those rules off, the two runs must agree image for image.
+    # exact critic's are not; and only the exact critic reports where every object is, which the
+    # layout planner, the repaints that spare neighbours and the second look use. Those rules off,
+    # the two runs must agree image for image.
     spec = RunSpec(brief=brief, budget={"generations": 4}, rewriter="rules", seed=3,
-                   policy={"confirm_accept": False, "doubt_drift": False})
+                   policy={"confirm_accept": False, "doubt_drift": False, "plan_layout": False,
+                           "spare_neighbours": False, "second_look": False})
     direct = run_brief(spec, tmp_path / "direct", engine=shapes_engine, critic=SceneCritic())
     http = run_brief(spec, tmp_path / "http", engine=shapes_engine,
                      critic=make_critic("openai:fake-vlm", base_url=server.url, api_key="sk-local"))

@@ -201,6 +201,8 @@ def test_chat_mode_is_driven_by_answers(tmp_path, shapes_engine, checkpointer):
         res = runner.advance({"action": "pick", "node": "n99"})  # not one of them: asked again
         assert "pick one of" in res.question["error"]
         res = runner.advance({"action": "pick", "node": "n4"})  # the person prefers the critic's second
+        assert res.question["node"] == "n4" and res.state["picked"] == "n4"  # theirs now: asked, not acted on
+        res = runner.advance({"action": "continue"})
         # From the picked node the agent goes on: its background failure is global, so it rebuilds.
         assert newest(res)["parent"] == "n4" and newest(res)["action"]["kind"] == "img2img"
         res = runner.advance({"action": "feedback", "text": "make the square bigger"})
@@ -254,7 +256,7 @@ def test_report_shows_tree_checklist_and_best_path(tmp_path, shapes_engine):
     res = run(tmp_path, shapes_engine, script, "sqlite")
     html = (res.run_dir / "report.html").read_text()
     assert html.count('class="card"') == 3  # the brief and two images
-    assert "inpaint" in html and "local failure" in html
+    assert "a repaint of a region" in html and "fails in one place" in html  # plain words, not the policy's
     for node in res.state["nodes"].values():
         if node.get("image"):
             assert f'src="{node["image"]}"' in html

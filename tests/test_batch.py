@@ -60,7 +60,9 @@ def test_batch_stops_when_the_critic_is_down_and_resumes(tmp_path, shapes_model_
     manifest = json.loads((out / "batch.json").read_text())["items"]
     assert [v["status"] for v in manifest.values()] == ["accepted", "accepted"]
     first = next(iter(manifest.values()))
-    assert first["generations"] >= 2  # resumed: the image made before the outage was kept and critiqued
+    # Resumed: n2, made before the outage, was kept and critiqued, then confirmed by one witness (n3)
+    # and accepted: nothing was made again.
+    assert (first["generations"], first["best"]) == (3, "n2")
 
 
 def test_a_batch_in_process_never_imports_ray(tmp_path, shapes_model_dir):
@@ -101,14 +103,14 @@ def test_a_night_budget_stops_a_batch_in_process_too(tmp_path, shapes_model_dir)
 def test_a_brief_whose_run_folder_is_broken_fails_alone(tmp_path, shapes_engine):
     """A damaged checkpoint (a disk that filled up, say) is that brief's failure, not the night's."""
     from agent.batch.briefs import BatchItem
-    from agent.batch.item import RUNS, TREE_FILE, run_item
+    from agent.batch.item import RUNS, run_item
+    from agent.run_files import RUN_FILE, TREE_FILE, RunInfo
     from agent.spec import RunSpec
-    from agent.store import RUN_FILE
 
     item = BatchItem(index=1, brief=GOOD_A, seed=0)
     run_dir = tmp_path / RUNS / item.key
     run_dir.mkdir(parents=True)
-    (run_dir / RUN_FILE).write_text(json.dumps({"spec": RunSpec(brief=GOOD_A).to_json()}))
+    (run_dir / RUN_FILE).write_text(RunInfo(run_id=item.key, created="2026", spec=RunSpec(brief=GOOD_A)).model_dump_json())
     (run_dir / TREE_FILE).write_text("{}")
     (run_dir / "checkpoint.sqlite").write_bytes(b"not a database" * 100)
     entry = run_item(item, RunSpec(brief="template", budget={"generations": 2}), tmp_path, engine=shapes_engine)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ray = pytest.importorskip("ray")
 
@@ -103,9 +105,11 @@ def pool(cluster, template):
     workers.close()
 
 
-def kill_holder(out: Path, k: str, *, after_images: int = 0, not_pid: int | None = None, timeout=180) -> int:
+def kill_holder(out: Path, k: str, *, after_images: int = 0, not_pid: int | None = None,
+                timeout=180) -> tuple[int, str]:
     """SIGKILL the process that holds brief ``k``'s lock once it has made ``after_images`` images;
-    frozen first (SIGSTOP), so the brief is known to be unfinished when it dies."""
+    frozen first (SIGSTOP), so the brief is known to be unfinished when it dies. Returns its pid and
+    the worker its lock names."""
     lock, run = out / "runs" / f"{k}.lock", out / "runs" / k
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,7 +122,7 @@ def kill_holder(out: Path, k: str, *, after_images: int = 0, not_pid: int | None
             still = (read_holder(lock) or ({}, 0))[0].get("pid") == pid
             if still and tree.get("status") in (None, "running"):  # None: written before its first step
                 os.kill(pid, signal.SIGKILL)
-                return pid
+                return pid, re.search(r"'(.+)'", seen[0]["what"]).group(1)  # "batch worker 'w2'"
             # Between reading the lock and freezing it, the holder finished the brief (or let it go):
             # never leave a process frozen; wait for the next holder.
             os.kill(pid, signal.SIGCONT)
@@ -135,7 +139,9 @@ def test_two_workers_match_the_serial_batch_image_for_image(pool, template, refe
     assert {e.get("worker") for e in manifest["items"].values()} == {"w1", "w2"}  # both took briefs
     same_as_reference(out, manifest, reference)
     html = (out / "summary.html").read_text()
-    assert html.count('class="card ') == 5 and "Workers" in html and (out / "summary.png").stat().st_size > 1000
+    assert html.count('class="card ') == 5 and "Workers" in html
+    with Image.open(out / "summary.png") as sheet:  # the contact sheet: one framed thumbnail per brief
+        assert sheet.size[0] >= 5 * 64 and len(set(sheet.convert("RGB").getdata())) > 16
 
 
 def test_a_killed_worker_restarts_and_its_brief_resumes(pool, template, reference, tmp_path):
@@ -144,10 +150,10 @@ def test_a_killed_worker_restarts_and_its_brief_resumes(pool, template, referenc
     with ThreadPoolExecutor(1) as ex:
         night = ex.submit(run_batch_on_ray, briefs, out, template, pool)
         k = _wait_for(lambda: run_folder(out, LONG), 120)
-        kill_holder(out, k, after_images=1)
+        _, killed = kill_holder(out, k, after_images=1)
         manifest = night.result(timeout=300)
     entry = manifest["items"][k]
-    assert len(entry["attempts"]) == 1 and "w" in entry["attempts"][0]["worker"]
+    assert killed in ("w1", "w2") and [a["worker"] for a in entry["attempts"]] == [killed]
     same_as_reference(out, manifest, reference)  # the killed brief included: resumed, not redone
 
 
@@ -157,7 +163,7 @@ def test_a_brief_that_kills_two_workers_fails_and_the_night_goes_on(pool, templa
     with ThreadPoolExecutor(1) as ex:
         night = ex.submit(run_batch_on_ray, briefs, out, template, pool)
         k = _wait_for(lambda: run_folder(out, "001"), 120)
-        first = kill_holder(out, k)
+        first, _ = kill_holder(out, k)
         kill_holder(out, k, not_pid=first)  # the restarted worker, or the other one, took it over
         manifest = night.result(timeout=300)
     entry = manifest["items"][k]
@@ -248,3 +254,28 @@ def _wait_for(predicate, timeout: float):
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting")
+
+
+def test_when_rays_node_dies_the_night_ends_with_its_own_exit_code_and_a_clean_terminal(shapes_model_dir,
+                                                                                       tmp_path):
+    """Kill the raylet of a night's own Ray (what a machine that dies does to it): every worker goes
+    with it; the command says so, with what a person does next, in exit code 5 — not the critic's 4 —
+    and what Ray printed meanwhile is in ray.log, not torn through the live table."""
+    import psutil
+
+    out, briefs = tmp_path / "night", briefs_file(tmp_path / "briefs.txt", BRIEFS[:3] * 15, invalid=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    driver = subprocess.Popen([sys.executable, "-m", "agent.cli", "batch", str(briefs), "--out", str(out), "--model",
+                               str(shapes_model_dir), "--steps", "20", "--workers", "2"],
+                              env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    _wait_for(lambda: (out / "batch.json").exists() and '"running"' in (out / "batch.json").read_text(), 240)
+    (raylet,) = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "raylet"]
+    raylet.kill()
+    stdout, stderr = driver.communicate(timeout=180)
+    assert driver.returncode == 5, stderr
+    assert "Ray's node on" in stderr and "Run the same command again" in stderr, stderr
+    assert "(raylet)" not in stdout + stderr and "(raylet)" in (out / "ray.log").read_text()
+    done = json.loads((out / "batch.json").read_text())["items"]
+    assert [e["status"] for e in done.values()].count("running") <= 2  # what ran is resumable, nothing lost
+    assert all((out / "runs" / k / "run.json").is_file() for k in done)

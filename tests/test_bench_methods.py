@@ -15,7 +15,7 @@ from agent.critics.scene import SceneCritic
 from evals.bench.counting import CountingEngine
 from evals.bench.errors import BudgetExceeded
 from evals.bench.judge import ExactJudge
-from evals.bench.methods import METHOD_NAMES, Outcome, Shot, Trial, get_method
+from evals.bench.methods import METHOD_NAMES, MethodResult, Shot, Trial, get_method
 from evals.bench.methods.common import best_so_far
 from evals.bench.methods.loopback import denoising_strength
 from evals.bench.records import build_record
@@ -77,10 +77,10 @@ def test_a_greedy_method_fails_the_benchmark_and_records_nothing(tmp_path, shape
                                                                    monkeypatch):
     from evals.bench import methods
 
-    def greedy(t: Trial) -> Outcome:  # one image more than its budget
+    def greedy(t: Trial) -> MethodResult:  # one image more than its budget
         shots = [Shot(task="txt2img", seed=t.seed + i, prompt=t.brief,
                       image=t.engine.txt2img(t.brief, seed=t.seed + i).images[0]) for i in range(t.budget + 1)]
-        return Outcome(shots=shots, choice=list(range(len(shots))), final=len(shots) - 1)
+        return MethodResult(shots=shots, choice=list(range(len(shots))), final=len(shots) - 1)
 
     monkeypatch.setattr(methods, "_METHODS", dict(methods._METHODS))
     methods.register("greedy", greedy, "one image too many")
@@ -228,5 +228,5 @@ def test_a_driving_critic_decides_and_the_exact_critic_judges(tmp_path, shapes_e
 def test_single_needs_no_critic(shapes_engine, tmp_path):
     t = trial(shapes_engine, 4, tmp_path)
     t.critic_spec = "no-such-critic"  # never built: single does not use one
-    outcome: Outcome = get_method("single")(t)
+    outcome: MethodResult = get_method("single")(t)
     assert len(outcome.shots) == 1 and t.engine.used == 1 and outcome.extends is False

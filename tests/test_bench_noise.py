@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.contracts import Action, Region
+from agent.run_files import RunInfo
+from agent.spec import RunSpec
 from agent.tree import ROOT, CritiqueSummary, TreeNode, root_node
 from evals.bench.config import BenchConfig, parse_policy
 from evals.bench.errors import BenchError
@@ -68,6 +70,7 @@ def run_folder(tmp_path):
              "n7": {**_node("n7", 7, "n1", good2, both, [], "drift", [], kind="inpaint"), "outside_change": 0.2},
              "n8": {**_node("n8", 8, "n1", green, both, [], "progress"), "doubted": ["g0.object"]},
              "n9": {**_node("n9", 9, "n1", good2, both, [], "progress"), "doubted": ["g0.object"]}}
+    (run / "run.json").write_text(RunInfo(run_id="run", created="2026", spec=RunSpec(brief=BRIEF)).model_dump_json())
     (run / "tree.json").write_text(json.dumps({"nodes": nodes}))
     events = [{"event_id": "9:backtrack", "node": "backtrack", "to": "n1", "away_from": "n2", "outcome": "drift",
                "reason": "lost g0.object that held at n1"},

@@ -98,7 +98,11 @@ def test_missing_model_exits_2(tmp_path, monkeypatch):
     (lambda p: None, "does not exist"),
     (lambda p: p.mkdir(), "not a sculpt run folder"),
     (lambda p: (p.mkdir(), (p / "run.json").write_text("{not json")), "unreadable"),
-    (lambda p: (p.mkdir(), (p / "run.json").write_text("{}")), "no checkpoint.sqlite"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text("{}")), "has no spec"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"run_id": "run", "created": "2026", "spec": {"brief": "b", '
+                                                        '"budget": {"images": 3}}}')), "spec.budget.images"),
+    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"run_id": "run", "created": "2026", "spec": {"brief": "b"}}')),
+     "no checkpoint.sqlite"),
 ])
 def test_unreadable_run_folder_exits_2(tmp_path, setup, message):
     folder = tmp_path / "run"
@@ -135,9 +139,9 @@ def test_chat_input_ending_leaves_the_question_open_for_resume(tmp_path, shapes_
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda spec: spec.update(sharpness=3), "unknown key 'sharpness'"),
-    (lambda spec: spec["budget"].update(generations=-1), "budget.generations: Input should be greater than 0"),
-    (lambda spec: spec["policy"].update(retires=2), "unknown key 'policy.retires'"),
+    (lambda spec: spec.update(sharpness=3), "unknown key 'spec.sharpness'"),
+    (lambda spec: spec["budget"].update(generations=-1), "spec.budget.generations: Input should be greater than 0"),
+    (lambda spec: spec["policy"].update(retires=2), "unknown key 'spec.policy.retires'"),
 ])
 def test_a_bad_or_unknown_key_in_run_json_is_named(cli, tmp_path, edit, message):
     r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.left_of.g1"]}]), "--budget", "1", "-q")
@@ -171,3 +175,78 @@ def test_resume_refuses_a_run_someone_else_is_running(cli, tmp_path):
     r = cli("resume", str(run_dir), "--budget", "2", "-q")  # free again: it carries on
     assert r.exit_code == 3 and "budget spent: 2 of 2" in r.output, r.output
     assert not run_folder_lock(run_dir).exists()
+
+
+def test_a_misspelt_key_in_sculpt_toml_is_named_and_the_policy_table_reaches_the_run(cli, tmp_path):
+    (tmp_path / "sculpt.toml").write_text("budgte = 3\n")  # cwd is tmp_path
+    r = cli("run", BRIEF, "-q")
+    assert r.exit_code == 2 and "unknown key 'budgte'" in r.output and "sculpt.toml" in r.output, r.output
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "sculpt.toml").write_text("budget = 1\n[policy]\nretires = 2\n")
+    r = cli("run", BRIEF, "-q")
+    assert r.exit_code == 2 and "unknown key 'policy.retires'" in r.output, r.output
+    (tmp_path / "sculpt.toml").write_text("budget = 1\n[policy]\nretries = 2\nedits_per_node = 4\n")
+    r = cli("run", BRIEF, "--critic", script(tmp_path, [{"fail": ["g0.object"]}]), "-q")
+    assert r.exit_code == 3, r.output
+    policy = json.loads((only_run(tmp_path) / "run.json").read_text())["spec"]["policy"]
+    assert (policy["retries"], policy["edits_per_node"]) == (2, 4)
+
+
+def test_a_run_from_your_picture_keeps_to_it_unless_you_allow_fresh_images(cli, tmp_path):
+    """Autonomously too: nothing of the brief holds on a white picture, where the agent alone would
+    start afresh; from the person's picture it rebuilds the picture instead."""
+    from PIL import Image
+
+    picture = tmp_path / "mine.png"
+    Image.new("RGB", (256, 256), "white").save(picture)
+    r = cli("run", BRIEF, "--image", str(picture), "--budget", "3", "-q")
+    assert r.exit_code in (0, 3), r.output
+    run_dir = only_run(tmp_path)
+    tree = json.loads((run_dir / "tree.json").read_text())
+    nodes = tree["nodes"]
+    made = [n for n in nodes.values() if n.get("action")]
+    assert made and all(n["action"]["kind"] != "txt2img" for n in made)
+    lineage, node = [], tree["best"]
+    while node:
+        lineage.append(node)
+        node = nodes[node].get("parent")
+    assert lineage[-1] == "root" and nodes["root"]["image"]  # the answer descends from the picture
+    assert json.loads((run_dir / "run.json").read_text())["spec"]["policy"]["allow_fresh"] is False
+    r = cli("run", BRIEF, "--image", str(picture), "--budget", "1", "--allow-fresh", "-q")
+    assert r.exit_code in (0, 3), r.output
+    fresh = next(d for d in (tmp_path / "runs").iterdir() if d != run_dir)
+    assert json.loads((fresh / "run.json").read_text())["spec"]["policy"]["allow_fresh"] is True
+    assert json.loads((fresh / "tree.json").read_text())["nodes"]["n1"]["action"]["kind"] == "txt2img"
+
+
+def test_a_chat_region_that_contradicts_the_brief_changes_it_in_the_terminal(cli, tmp_path, shapes_model_dir):
+    # n1 passes all but the red circle; the repaint the person asks for loses the blue square and the
+    # relation (the script says so), and passes the brief as they changed it.
+    steps = [{"fail": ["g0.object"]}, {"fail": ["g1.object", "g0.left_of.g1"]}, {"pass": "all"},
+             {"fail": ["g1.object@1"]}]  # n1 again, once the person goes back to it: no green circle there
+    answers = "r 0.6 0.2 0.9 0.5 a green circle\nb n1\nb n2\na\n"
+    r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--model", str(shapes_model_dir),
+                                 "--out", str(tmp_path / "runs")], input=answers)
+    assert r.exit_code == 0, r.output
+    assert "the brief changes with you: “a blue square” → “a green circle”" in r.output
+    assert "g1.object" not in r.output and "g0.left_of" not in r.output  # the terminal speaks in words
+    tree = json.loads((only_run(tmp_path) / "tree.json").read_text())
+    assert [c["text"] for c in tree["checklist"] if c.get("amended_by") == "person"] == [
+        "a green circle", "the red circle is left of the green circle"]
+    assert tree["nodes"]["n2"]["amendment"]["by"] == "person" and tree["best"] == "n2"
+    # Going back to n1, made before the change, judges it again against the brief as it now stands.
+    assert "n1 judged again, against the brief as you changed it" in r.output
+    assert tree["nodes"]["n1"]["judged_on"] == 1 and "g1.object@1" in tree["nodes"]["n1"]["critique"]["failed"]
+
+
+def test_a_chat_edit_that_lost_a_requirement_asks_and_keep_lets_it_go(cli, tmp_path, shapes_model_dir):
+    # The person leaves the words to the agent; its repaint loses the blue square (the script says so).
+    steps = [{"fail": ["g0.object"]}, {"fail": ["g1.object"]}, {"pass": "all"}]
+    r = CliRunner().invoke(app, ["chat", BRIEF, "--critic", script(tmp_path, steps), "--model", str(shapes_model_dir),
+                                 "--out", str(tmp_path / "runs")], input="r 0.6 0.2 0.9 0.5\nk\na\n")
+    assert r.exit_code == 0, r.output
+    assert "keep “a blue square”?" in r.output and "Answer k (keep your change) or kb (keep the brief)" in r.output
+    assert "“a blue square” dropped" in r.output and "“the red circle is left of the blue square” dropped" in r.output
+    tree = json.loads((only_run(tmp_path) / "tree.json").read_text())
+    assert [c["text"] for c in tree["checklist"]] == ["a red circle", "yellow background"]
+    assert tree["nodes"]["n2"]["scene_prompt"] == "a red circle, yellow background" and tree["best"] == "n2"

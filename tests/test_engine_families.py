@@ -137,8 +137,9 @@ def test_variations_from_an_image_one_batch_one_seed_each(engine, family):
     finally:
         hook.remove()
     per_step = 3 * (2 if eng.family.guidance == CFG else 1)  # CFG doubles the batch
-    # SD pipelines run int(3 x 0.7) = 2 steps, flow-matching ones round the other way and run 3.
-    assert batches == [per_step] * len(batches) and len(batches) in (2, 3)
+    # SD pipelines run int(3 x 0.7) = 2 steps, flow-matching ones (SD3, Flux) round the other way and run 3.
+    steps = {"sd1": 2, "sd2-v": 2, "sdxl": 2, "sd3": 3, "flux-schnell": 3, "flux-dev": 3}[family]
+    assert batches == [per_step] * steps
     assert rec.seeds == [10, 11, 12] and [im.size for im in rec.images] == [SIZE] * 3
     assert len({image_hash(im) for im in rec.images}) == 3
     # The same seed alone gives the same picture (up to batched float rounding).
@@ -160,7 +161,7 @@ def test_inpainting_checkpoints_refuse_the_other_tools(engine, family):
     with pytest.raises(UnsupportedTaskError, match="inpainting checkpoint"):
         eng.txt2img("red")
     with pytest.raises(UnsupportedTaskError):
-        eng.variations(photo(), "red", n=2)
+        eng.variations(photo(), "red", n=2, strength=0.35)
 
 
 # -- guidance and negative prompts ----------------------------------------------------------------------
@@ -218,7 +219,7 @@ def test_a_pipeline_failure_becomes_a_tool_error(engine, family, tool, monkeypat
     call = {"txt2img": lambda: eng.txt2img("red"),
             "img2img": lambda: eng.img2img(photo(), "red", strength=0.7),
             "inpaint": lambda: eng.inpaint(photo(), "red", region=(0, 0, 0.5, 0.5)),
-            "variations": lambda: eng.variations(photo(), "red", n=2)}[tool]
+            "variations": lambda: eng.variations(photo(), "red", n=2, strength=0.35)}[tool]
     with pytest.raises(ToolError) as info:
         call()
     msg = str(info.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tools.engine.guides import guide_from_prompt
+from agent.policy.strength import guide_from_prompt
 from tools.contracts import Region
 from tools.engine.guides import apply_guide, as_guide
 from tools.engine.masks import region_mask

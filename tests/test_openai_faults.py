@@ -10,7 +10,7 @@ import pytest
 from agent.critics.base import CriticReplyError, CriticUnavailable
 from agent.critics.openai_critic import OpenAICritic, make_openai_critic
 from agent.critics.scene import SceneCritic
-from agent.critics.vlm_images import decode, encode
+from agent.vlm.images import decode, encode
 from tests.fake_openai_server import TEST_KEY, FakeOpenAIServer, Fault, clean_env
 from tests.fake_vlm_world import shapes_scene
 

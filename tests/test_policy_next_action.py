@@ -6,7 +6,7 @@ import pytest
 
 from agent.contracts import Action
 from agent.policy import Budget, PolicyConfig
-from agent.policy import decide as decide_with_budget
+from agent.policy import next_move as decide_with_budget
 from agent.policy.stopping import before_action
 from agent.policy.tabu import action_class, mark_tabu
 from agent.tree import ROOT, TreeNode

@@ -3,11 +3,12 @@ must fire and where it must not, and what it changes at the origin."""
 from __future__ import annotations
 
 from agent.contracts import Action, Region
-from agent.policy import PolicyConfig, judge
+from agent.policy import PolicyConfig, belief, judge
 from agent.policy.outcome import judge_unjudged, needs_drift_check
+from agent.policy.witness import judge_witness
 from agent.policy.tabu import action_class
 from agent.tree import ROOT, Tree, TreeNode
-from tests.policy_states import IDS, crit
+from tests.policy_states import IDS, crit, state
 
 CFG = PolicyConfig()
 VARY = Action(kind="variations", n=3, strength=0.35, seeds=[5, 6, 7])
@@ -137,7 +138,7 @@ def witness_tree(node_failed, witness_failed, votes=None, witnesses=()):
 
 
 def test_a_witness_that_agrees_confirms():
-    from agent.policy.outcome import judge_witness
+    from agent.policy.witness import judge_witness
 
     j = judge_witness(witness_tree([], []), "n1", "n2", {"best": "n1"})
     assert j.outcome == "confirmed" and j.current == "n1"
@@ -145,7 +146,7 @@ def test_a_witness_that_agrees_confirms():
 
 
 def test_one_dissenting_witness_is_a_tie_and_two_are_a_dispute():
-    from agent.policy.outcome import judge_witness
+    from agent.policy.witness import judge_witness
 
     j = judge_witness(witness_tree([], ["g0.object"]), "n1", "n2", {"best": "n1"})
     assert j.outcome == "tie" and j.current == "n1" and "g0.object" in j.reason
@@ -154,7 +155,7 @@ def test_one_dissenting_witness_is_a_tie_and_two_are_a_dispute():
     j = judge_witness(t, "n1", "n2", {"best": "n1"})
     assert j.outcome == "disputed" and j.current == "n2"
     node = t["n1"].model_copy(update=j.node_updates["n1"])
-    assert node.failed == ["g0.object"] and node.score == 0.75
+    assert belief.failed(node) == ["g0.object"] and belief.score(node) == 0.75
 
 
 def test_a_claimed_loss_where_no_pixel_changed_is_doubted_only_for_a_fallible_critic():
@@ -174,3 +175,38 @@ def test_a_claimed_loss_where_no_pixel_changed_is_doubted_only_for_a_fallible_cr
     # A whole-image edit changes everything: nothing to contradict.
     everywhere = child.model_copy(update={"changed_share": 0.9, "changed_box": Region(x0=0, y0=0, x1=1, y1=1)})
     assert doubtful_losses(everywhere, claimed, kinds, CFG, trust_critic=False) == []
+
+
+def test_a_change_below_the_decoding_noise_is_no_change():
+    from PIL import Image
+
+    from agent.policy.outcome import CHANGED, measure_change
+
+    a = Image.new("RGB", (10, 10), (100, 100, 100))
+    b = a.copy()
+    b.putpixel((2, 3), (100 + CHANGED, 100, 100))  # at the threshold: noise
+    assert measure_change(a, b)["changed_box"] is None and measure_change(a, b)["changed_share"] == 0
+    b.putpixel((7, 8), (100 + CHANGED + 1, 100, 100))
+    m = measure_change(a, b)
+    assert m["changed_share"] == 0.01 and m["changed_box"] == {"x0": 0.7, "y0": 0.8, "x1": 0.8, "y1": 0.9}
+    assert measure_change(a, Image.new("RGB", (5, 5)))["change"] == 1.0  # another size: all changed
+
+
+def test_a_tool_error_bans_the_action_where_the_next_decision_looks_for_it():
+    from agent.policy.outcome import after_tool_error, tool_error_site
+
+    t = state(crit(["g0.object"]))
+    tree = Tree(t["nodes"])
+    txt = Action(kind="txt2img", prompt="p")
+    edit = Action(kind="img2img", strength=0.8)
+    assert tool_error_site(txt, "n1") == ROOT and tool_error_site(edit, "n1") == "n1"
+    update = after_tool_error(tree["n1"], edit, "CUDA out of memory" + "!" * 400)
+    assert update["tabu"] == [action_class(edit)] and update["failures"] == {"img2img": 1}
+    assert update["tool_errors"][0].startswith("img2img: CUDA out of memory") and len(update["tool_errors"][0]) == 300
+
+
+def test_losses_are_what_held_and_now_fails():
+    from agent.policy.outcome import losses
+
+    assert losses(["g0.object", "background"], ["background", "g1.object"]) == ["background"]
+    assert losses([], ["background"]) == []

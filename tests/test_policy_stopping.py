@@ -1,7 +1,8 @@
 """When to stop (agent/policy/stopping.py): critic failures, plateaus, nothing left."""
 from __future__ import annotations
 
-from agent.policy import Budget, PolicyConfig, decide
+from agent.policy import Budget, PolicyConfig
+from agent.policy import next_move as decide
 from agent.policy.stopping import after_critic_error, before_action, critic_unreachable, remaining_images
 from agent.status import Status
 from tests.policy_states import crit, state
@@ -43,3 +44,37 @@ def test_nothing_left_to_try_is_its_own_status():
     s["nodes"]["n1"].update({"tabu": node.tabu, "failures": node.failures})
     d = decide(s, CFG, Budget())
     assert d.route == "stop" and d.status == Status.EXHAUSTED
+
+
+def test_a_reentered_run_owes_its_critiques_first_when_the_critic_was_the_trouble():
+    from agent.policy.stopping import reentry
+
+    s = state(crit([]), status="critic_unavailable", new_nodes=["n1"], since_best=4)
+    assert reentry(s, None) == ("critique", {"critic_failures": 0})  # the plateau window is not reset
+    assert reentry({**s, "status": "budget"}, None) == ("next", {"since_best": 0})
+    to, update = reentry(s, "n1")  # a person continuing from a node: the next move from there
+    assert to == "next" and update == {"current": "n1", "below_best": 0, "new_nodes": [], "since_best": 0}
+
+
+def test_reentry_refuses_a_node_that_is_not_a_critiqued_image_of_the_run():
+    import pytest
+
+    from agent.policy.stopping import reentry
+    from tools.errors import InputError
+
+    with pytest.raises(InputError, match="no such node"):
+        reentry(state(crit([])), "n9")
+    with pytest.raises(InputError, match="no critique yet"):
+        reentry(state(crit([])), "root")
+
+
+def test_an_action_is_shrunk_to_the_images_left():
+    from agent.contracts import Action
+    from agent.policy.stopping import fit_budget
+
+    v = Action(kind="variations", n=3, strength=0.4, source="critic", reason="r")
+    assert fit_budget(v, 3) is v and fit_budget(v, float("inf")) is v
+    assert fit_budget(v, 2).n == 2
+    one = fit_budget(v, 1)
+    assert (one.kind, one.strength, one.source, one.reason) == ("img2img", 0.4, "critic", "r")
+    assert fit_budget(v, 0) is None and fit_budget(Action(kind="txt2img"), 0) is None

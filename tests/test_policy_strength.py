@@ -59,8 +59,33 @@ def test_no_strength_is_so_low_that_the_sampler_runs_no_step():
     assert strength.runnable(0.35, 2) == 0.5 and strength.runnable(0.35, 20) == 0.35
     assert strength.runnable(0.25, 4) == 0.25 and strength.runnable(0.2, 3) == 0.34
     assert strength.runnable(0.3, None) == 0.3
-    from agent.policy import decide
+    from agent.policy import next_move as decide
     from tests.policy_states import BUDGET, crit, state
 
     d = decide(state(crit(failed=["g0.object"])), CFG, BUDGET, steps=2)
     assert d.action.kind == "variations" and d.action.strength == 0.5
+
+
+def test_the_policy_imports_without_torch():
+    """Every decision is a pure function of state and critique: no model library is needed to read it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, agent.policy, agent.policy.answers, agent.policy.belief, agent.policy.strength; "
+            "heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_whether_an_inpaint_is_guided_is_read_from_its_prompt_here_not_in_the_engine():
+    from agent.contracts import Action
+    from agent.policy.strength import complete_inpaint
+
+    box = Region(x0=0.1, y0=0.1, x1=0.4, y1=0.4)
+    guided = complete_inpaint(Action(kind="inpaint", prompt="a small red circle", regions=[box], strength=1.0), CFG)
+    assert guided.guide == {"size": 0.55, "colour": "red", "background": "surroundings"}
+    assert guided.strength == CFG.guided_inpaint_strength
+    plain = complete_inpaint(Action(kind="inpaint", prompt="a dog", regions=[box], strength=0.5), CFG)
+    assert plain.guide is None and plain.strength == CFG.inpaint_strength
+    off = complete_inpaint(guided, CFG.model_copy(update={"inpaint_guide": False}))
+    assert off.guide is None and off.strength == CFG.inpaint_strength

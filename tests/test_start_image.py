@@ -49,6 +49,7 @@ def test_an_unreadable_start_image_is_refused_before_anything_is_made(tmp_path, 
 
 def test_a_photo_stored_sideways_is_turned_the_way_its_exif_says(tmp_path):
     from agent.start_image import import_start_image
+    from agent.spec import RunSpec
     from agent.store import RunStore
 
     wide = Image.new("RGB", (64, 32), (255, 0, 0))
@@ -61,7 +62,8 @@ def test_a_photo_stored_sideways_is_turned_the_way_its_exif_says(tmp_path):
     class Engine:
         native_size = (64, 64)
 
-    store = RunStore.create(tmp_path / "runs", "r1", {})
+    spec = RunSpec(brief="a red circle to the left of a blue square, yellow background")
+    store = RunStore.create(tmp_path / "runs", "r1", {"spec": spec.to_json()})
     stored = Image.open(store.root / import_start_image(store, path, Engine()))
     assert stored.size == (32, 64)  # shown upright: tall, as the person sees it
     top = np.asarray(stored.convert("RGB"))[:8].mean(axis=(0, 1))

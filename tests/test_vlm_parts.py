@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.critics.openai_config import load_settings
-from agent.critics.pricing import DEFAULT_PRICES, Price, cost, find_price
-from agent.critics.structured import extract_json, strict_schema
-from agent.critics.templates import MARKER, brief_block, checklist_block, load_template
-from agent.critics.vlm_images import decode, encode, family_multiple, sent_size
-from agent.critics.vlm_regions import detect_convention, family_convention, from_region, to_region
-from agent.critics.vlm_schema import CritiqueReply, PlanReply, RewriteReply
+from agent.vlm.settings import load_vlm_settings as load_settings
+from agent.vlm.pricing import DEFAULT_PRICES, Price, cost, find_price
+from agent.vlm.structured import extract_json, strict_schema
+from agent.vlm.templates import MARKER, brief_block, checklist_block, load_template
+from agent.vlm.images import decode, encode, family_multiple, sent_size
+from agent.vlm.regions import detect_convention, family_convention, from_region, to_region
+from agent.vlm.schema import CritiqueReply, PlanReply, RewriteReply
 from tests.fake_openai_server import clean_env
 from tools.contracts import Requirement
 from tools.errors import InputError

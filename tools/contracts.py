@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 RequirementKind = Literal[
     "object", "attribute", "size", "count", "position", "relation", "style", "background", "text", "other"
@@ -27,10 +27,26 @@ class Requirement(BaseModel):
     group: str | None = None
     # Machine-checkable details for exact critics (the shapes world); free-form critics ignore it.
     spec: dict[str, Any] | None = None
+    # Who changed the brief to make this requirement ("person"), and the requirements it replaced:
+    # the checklist evolves with the person in chat (agent/policy/amend.py).
+    amended_by: Literal["person"] | None = None
+    replaces: tuple[str, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _amendment_only_when_made(self, handler):
+        # A requirement nobody changed is written as it always was: files and checkpoints stay the same.
+        data = handler(self)
+        if isinstance(data, dict):
+            if self.amended_by is None:
+                data.pop("amended_by", None)
+            if not self.replaces:
+                data.pop("replaces", None)
+        return data
 
 
 class Region(BaseModel):
-    """A normalised box (x0, y0, x1, y1) in 0..1, origin top left."""
+    """A normalised box (x0, y0, x1, y1) in 0..1, origin top left, and where it came from when that is
+    not the critic itself (a localiser's box, a person's)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,6 +54,15 @@ class Region(BaseModel):
     y0: float = Field(ge=0.0, le=1.0)
     x1: float = Field(ge=0.0, le=1.0)
     y1: float = Field(ge=0.0, le=1.0)
+    source: Literal["critic", "localiser", "person"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _source_only_when_known(self, handler):
+        # A region without a source is written as it always was: files and checkpoints stay the same.
+        data = handler(self)
+        if self.source is None and isinstance(data, dict):
+            data.pop("source", None)
+        return data
 
     @model_validator(mode="after")
     def _not_empty(self) -> "Region":

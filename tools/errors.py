@@ -43,3 +43,8 @@ class Unreachable(SculptError):
 
 class InternalError(SculptError):
     """A bug in sculpt itself, not in what it was given. The message says where the traceback is."""
+
+
+class Cancelled(SculptError):
+    """A person stopped an image while it was being made (tools/engine/preview.py): nothing was made,
+    and the run goes on from where it stood."""

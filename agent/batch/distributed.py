@@ -12,7 +12,6 @@ Nothing is lost when something dies:
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -23,15 +22,17 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from agent.batch.briefs import BatchItem, read_briefs
-from agent.batch.item import RUNS, TREE_FILE
+from agent.batch.errors import WorkersLost
+from agent.batch.item import RUNS
 from agent.batch.manifest import Manifest, batch_lock
-from agent.batch.night import NightBudget, Spent, spent_by
+from agent.batch.night import CRITIC_DOWN, NightBudget, Spent, spent_by
 from agent.batch.pool import Slot, WorkerPool
 from agent.batch.report import write_morning_report
+from agent.policy import belief
 from agent.spec import RunSpec, spec_with
 from agent.status import Status
-from agent.tree import Tree
-from tools.errors import SculptError, Unreachable
+from agent.run_files import read_tree
+from tools.errors import InputError, SculptError, Unreachable
 
 TICK = 0.5  # seconds between looks at the workers (progress, budgets)
 CRASHES = 2  # a brief running when this many workers died is failed, not retried
@@ -39,7 +40,7 @@ RETRY_BUSY = 5.0  # seconds before a brief someone else holds is tried again
 
 
 @dataclass
-class Snapshot:
+class NightProgress:
     """Where the night stands, for a live display."""
 
     workers: list[Slot]
@@ -56,7 +57,7 @@ class Snapshot:
 
 
 def run_batch_on_ray(briefs: Path, out: Path, template: RunSpec, pool: WorkerPool, *,
-                     night: NightBudget | None = None, on_progress: Callable[[Snapshot], None] | None = None) -> dict:
+                     night: NightBudget | None = None, on_progress: Callable[[NightProgress], None] | None = None) -> dict:
     """Run every brief of the file on the pool's workers; returns the manifest (out/batch.json)."""
     items = read_briefs(briefs, template.seed)
     # Workers elsewhere do not share this process's working directory: give them absolute paths.
@@ -67,7 +68,16 @@ def run_batch_on_ray(briefs: Path, out: Path, template: RunSpec, pool: WorkerPoo
     with batch_lock(out):
         manifest = Manifest(out)
         manifest.start_night(briefs, night or NightBudget())
-        return _Driver(items, out, template, pool, manifest, night or NightBudget(), on_progress).run()
+        return _Night(items, out, template, pool, manifest, night or NightBudget(), on_progress).run()
+
+
+def _dead_nodes() -> list[str]:
+    """The hosts of Ray nodes the cluster lists as dead ([] when it cannot be asked any more)."""
+    try:
+        return sorted({n.get("NodeManagerHostname") or n.get("NodeManagerAddress") or "?"
+                       for n in ray.nodes() if not n.get("Alive")})
+    except Exception:  # the cluster's control service is gone too: the worker errors say the rest
+        return []
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -79,7 +89,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-class _Driver:
+class _Night:
     def __init__(self, items, out: Path, template: RunSpec, pool: WorkerPool, manifest: Manifest,
                  night: NightBudget, on_progress):
         self.items, self.out, self.pool, self.manifest, self.night = items, out, pool, manifest, night
@@ -103,7 +113,7 @@ class _Driver:
                 if not self.running() and (self.stopped or not self.queue):
                     break
                 if all(s.state == "dead" for s in self.pool.slots):
-                    raise Unreachable("every Ray worker is gone: " + "; ".join(s.error for s in self.pool.slots))
+                    raise self.workers_lost()
                 if self.pending:
                     ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=TICK)
                     for ref in ready:
@@ -154,6 +164,16 @@ class _Driver:
             self.queue.append(item)
         return None
 
+    def workers_lost(self) -> WorkersLost:
+        """Why the night cannot go on, and what a person does about it."""
+        done = sum(self.manifest.done(i.key) for i in self.items)
+        dead = _dead_nodes()
+        why = (f"Ray's node on {', '.join(dead)} died (its raylet or the machine), taking every worker with it"
+               if dead else "every Ray worker is gone (" + "; ".join(s.error for s in self.pool.slots) + ")")
+        return WorkersLost(f"{why}; {done} of {len(self.items)} briefs are done and kept. Run the same command "
+                           "again: finished briefs are skipped and interrupted ones resume from their checkpoints"
+                           " (with --ray, once the cluster is up again: `ray status` shows it)")
+
     # -- results ---------------------------------------------------------------------------------
     def collect(self, ref) -> None:
         slot = self.pending.pop(ref)
@@ -181,7 +201,7 @@ class _Driver:
         self.manifest.record(item.key, entry)
         self.finished.append((item, entry))
         if entry["status"] == Status.CRITIC_UNAVAILABLE and not self.stopped:
-            self.manifest.stop_night("the critic could not be reached; run the same command again once it is back")
+            self.manifest.stop_night(CRITIC_DOWN)
         self.changed = True
 
     def started(self, slot: Slot, ref) -> None:
@@ -233,13 +253,15 @@ class _Driver:
         """A brief's spend and best image as its run folder says (tree.json is rewritten after every
         step), for a brief still running or one whose worker died."""
         try:
-            tree = json.loads((self.out / RUNS / key / TREE_FILE).read_text())
-        except (OSError, json.JSONDecodeError):
+            tree = read_tree(self.out / RUNS / key)
+        except InputError:  # being rewritten this instant, or damaged: nothing to show yet
             return {}
-        spend, best = tree.get("spend") or {}, tree.get("best")
-        node = Tree(tree.get("nodes") or {})[best] if best in (tree.get("nodes") or {}) else None
+        if tree is None:
+            return {}
+        spend, best = tree.spend, tree.best
+        node = tree.nodes.get(best) if best else None
         return {"generations": spend.get("generations", 0), "usd": round(spend.get("usd", 0.0), 6),
-                "best_score": node.score if node and node.critique else None,
+                "best_score": belief.score(node) if node and node.critique else None,
                 "best_image": f"{RUNS}/{key}/{node.image}" if node and node.image else None}
 
     def progress(self) -> None:
@@ -250,7 +272,7 @@ class _Driver:
         running = len(self.running())
         minutes = max(time.time() - self.t0, 1e-6) / 60
         accepted = sum(e.get("status") == Status.ACCEPTED for e in self.manifest.items.values())
-        snap = Snapshot(workers=list(self.pool.slots), done=done, running=running,
+        snap = NightProgress(workers=list(self.pool.slots), done=done, running=running,
                         queued=len(self.items) - done - running, accepted=accepted, total=len(self.items),
                         spent=spent, limits=self.night.limits(), per_minute=(spent.images - self.images0) / minutes,
                         stopped=self.stopped, finished=self.finished)

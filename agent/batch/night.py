@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from tools.errors import InputError
 
+# Why no new brief starts once one brief found the critic unreachable (every way of running a night).
+CRITIC_DOWN = "the critic could not be reached; run the same command again once it is back"
+
 
 @dataclass(frozen=True)
 class Spent:

@@ -9,7 +9,7 @@ from agent.batch.briefs import BatchItem, read_briefs
 from agent.batch.item import RUNS, run_item
 from agent.locks import Busy
 from agent.batch.manifest import Manifest, batch_lock
-from agent.batch.night import NightBudget, Spent, spent_by
+from agent.batch.night import CRITIC_DOWN, NightBudget, Spent, spent_by
 from agent.batch.report import write_morning_report
 from agent.components import load_engine
 from agent.spec import RunSpec
@@ -45,7 +45,7 @@ def run_batch(briefs: Path, out: Path, template: RunSpec, *, engine=None, night:
                 if on_item:
                     on_item(item, entry)
                 if entry["status"] == Status.CRITIC_UNAVAILABLE:
-                    manifest.stop_night("the critic could not be reached; run the same command again once it is back")
+                    manifest.stop_night(CRITIC_DOWN)
                     break  # the critic is down: stop the night here, rerun the command later
         finally:
             write_morning_report(out, manifest.items, items, night=manifest.night)

@@ -2,19 +2,25 @@
 with night budgets, live progress and a morning report."""
 from __future__ import annotations
 
+import os
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from agent.cli.display import console
+from agent.cli.options import CRITIC_OPTION_HELP, LOCALISER_HELP
 from agent.cli.errors import EXIT_CRITIC, EXIT_OK, EXIT_STOPPED, guarded
+
+RAY_LOG = "ray.log"  # in the batch folder: what Ray itself printed during the night
 from agent.status import Status
 
 
@@ -23,8 +29,11 @@ def batch(
     out_dir: Path = typer.Option(Path("batch"), "--out", help="the batch folder (reuse it to resume; on a "
                                  "cluster, a path every machine sees)"),
     model: Optional[str] = typer.Option(None, help="diffusers folder, single file or hub id"),
-    critic: Optional[str] = typer.Option(None, help="scene, noisy:RATE, openai:MODEL, scripted:PATH"),
+    critic: Optional[str] = typer.Option(None, help="scene, noisy:RATE, openai:MODEL, hf:PATH_OR_ID, scripted:PATH"),
     critic_base_url: Optional[str] = typer.Option(None),
+    critic_option: Optional[list[str]] = typer.Option(None, "--critic-option", metavar="KEY=VALUE",
+                                                     help=CRITIC_OPTION_HELP),
+    localiser: Optional[str] = typer.Option(None, "--localiser", metavar="SPEC", help=LOCALISER_HELP),
     budget: Optional[int] = typer.Option(None, help="images per brief (default 8)"),
     max_seconds: Optional[float] = typer.Option(None, help="wall-time budget per brief"),
     max_usd: Optional[float] = typer.Option(None, help="critic dollars per brief"),
@@ -45,9 +54,10 @@ def batch(
     from agent.batch.briefs import read_briefs
     from agent.batch.night import NightBudget
     from agent.components import build_critic
-    from agent.settings import load_settings, run_spec
+    from agent.settings import load_settings, parse_options, run_spec
 
-    s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, budget=budget,
+    s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url,
+                      critic_options=parse_options(critic_option), localiser=localiser, budget=budget,
                       max_seconds=max_seconds, max_usd=max_usd, steps=steps, guidance=guidance)
     items = read_briefs(briefs, seed)
     template = run_spec(s, "-", seed=seed)  # each brief fills in its own text and seed
@@ -91,22 +101,52 @@ def _on_ray(briefs: Path, out_dir: Path, template, night, workers, address, cpus
     from agent.batch.pool import shutdown, start_pool
 
     console.print("starting Ray workers…" if address is None else f"joining the Ray cluster at {address}…")
-    pool, started = start_pool(template, workers=workers, address=address, cpus_per_worker=cpus_per_worker)
-    t0 = time.time()
-    try:
-        with Live(Table(), console=console, refresh_per_second=4, transient=False) as live:
-            def show(snap) -> None:
-                for item, entry in snap.finished:
-                    live.console.print(_line(item, entry))
-                live.update(_render(snap, time.time() - t0))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = out_dir / RAY_LOG
+    with ray_output_to(log) as terminal:
+        live_console = Console(file=terminal, highlight=False, soft_wrap=True)
+        pool, started = start_pool(template, workers=workers, address=address, cpus_per_worker=cpus_per_worker)
+        t0 = time.time()
+        try:
+            with Live(Table(), console=live_console, refresh_per_second=4, transient=False,
+                      redirect_stdout=False, redirect_stderr=False) as live:
+                def show(snap) -> None:
+                    for item, entry in snap.finished:
+                        live.console.print(_line(item, entry))
+                    live.update(_render(snap, time.time() - t0))
 
-            manifest = run_batch_on_ray(briefs, out_dir, template, pool, night=night, on_progress=show)
-        console.print()  # the live table's last line stays; what follows starts below it
-        return manifest
+                try:
+                    return run_batch_on_ray(briefs, out_dir, template, pool, night=night, on_progress=show)
+                finally:
+                    live.stop()
+                    live_console.print()  # the live table's last line stays; what follows starts below it
+        finally:
+            pool.close()
+            if started:
+                shutdown()
+
+
+@contextmanager
+def ray_output_to(log: Path):
+    """While Ray runs, what it writes to this process's stdout and stderr (its C++ core and its log
+    monitor write to the file descriptors directly, mid-line) goes to ``log``; yields a file on the
+    terminal's stderr for sculpt's own live table, which nothing else then writes into."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    with log.open("a") as f:
+        for fd in (1, 2):
+            os.dup2(f.fileno(), fd)
+    try:
+        yield terminal
     finally:
-        pool.close()
-        if started:
-            shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        terminal.close()
 
 
 def _clock(seconds: float) -> str:

@@ -3,26 +3,25 @@
 Exit codes, for every command: 0 accepted (or done) · 3 stopped without acceptance (budget,
 plateau, nothing left, stopped by the person; the best image is still reported) · 4 a critic or
 another service could not be reached or never answered usably (finished work is kept; the same
-command, or `sculpt resume`, continues) · 2 bad input · 1 a bug in sculpt (one line, and where
-the traceback was written).
+command, or `sculpt resume`, continues) · 5 a batch's workers are all gone (Ray's node died;
+finished briefs are kept, the same command resumes the rest) · 2 bad input · 1 a bug in sculpt
+(one line, and where the traceback was written).
 """
 from __future__ import annotations
 
 import functools
-import tempfile
-import time
-import traceback
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agent.batch.errors import WorkersLost
 from agent.critics.base import CriticError
+from agent.errorlog import log_bug
 from agent.status import CRITIC_TROUBLE, Status
 from tools.errors import InternalError, SculptError, Unreachable
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_STOPPED, EXIT_CRITIC = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_STOPPED, EXIT_CRITIC, EXIT_WORKERS = 0, 1, 2, 3, 4, 5
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -37,6 +36,8 @@ def exit_code(status: str) -> int:
 
 
 def error_code(exc: SculptError) -> int:
+    if isinstance(exc, WorkersLost):
+        return EXIT_WORKERS
     if isinstance(exc, (CriticError, Unreachable)):
         return EXIT_CRITIC
     if isinstance(exc, InternalError):
@@ -47,13 +48,6 @@ def error_code(exc: SculptError) -> int:
 def fail(message: str, code: int) -> typer.Exit:
     console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
-
-
-def _log_bug(exc: BaseException) -> Path:
-    log = Path(tempfile.gettempdir()) / "sculpt-error.log"
-    with log.open("a") as f:
-        f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{''.join(traceback.format_exception(exc))}")
-    return log
 
 
 def guarded(fn):
@@ -73,7 +67,7 @@ def guarded(fn):
         except KeyboardInterrupt:
             raise fail("interrupted; what was finished is kept (resume continues it)", EXIT_STOPPED) from None
         except Exception as exc:  # a bug: no traceback for people, but nothing hidden either
-            log = _log_bug(exc)
+            log = log_bug(exc)
             raise fail(f"{type(exc).__name__}: {exc} — a bug in sculpt; the traceback is in {log}",
                        EXIT_INTERNAL) from None
 

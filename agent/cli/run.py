@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from agent.cli.display import console, print_result, progress_printer
+from agent.cli.display import console, print_result, progress_printer, words_of
+from agent.cli.options import ALLOW_FRESH_HELP, CRITIC_OPTION_HELP, LOCALISER_HELP
 from agent.cli.errors import EXIT_STOPPED, exit_code, guarded
 
 
@@ -17,9 +18,12 @@ def run(
     model: Optional[str] = typer.Option(None, help="diffusers folder, .safetensors file or hub id "
                                         "(default: the built-in shapes model)"),
     critic: Optional[str] = typer.Option(None, help="scene (exact, shapes world), noisy:RATE, openai:MODEL, "
-                                         "scripted:PATH"),
+                                         "hf:PATH_OR_ID, scripted:PATH"),
     critic_base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server, e.g. "
-                                                  "http://localhost:8000/v1"),
+                                                  "http://localhost:8000/v1 (short for --critic-option base_url=URL)"),
+    critic_option: Optional[list[str]] = typer.Option(None, "--critic-option", metavar="KEY=VALUE",
+                                                     help=CRITIC_OPTION_HELP),
+    localiser: Optional[str] = typer.Option(None, "--localiser", metavar="SPEC", help=LOCALISER_HELP),
     rewriter: Optional[str] = typer.Option(None, help="rules, keep, openai:MODEL (default: auto)"),
     budget: Optional[int] = typer.Option(None, help="generator calls (images) for the run [default: 8]"),
     max_seconds: Optional[float] = typer.Option(None, help="wall-time budget in seconds"),
@@ -42,19 +46,21 @@ def run(
                                        help="take the critic's recommended action when the rules allow it"),
     inpaint_guide: bool = typer.Option(True, "--inpaint-guide/--no-inpaint-guide",
                                        help="prime inpaint regions with the colours their prompt names"),
+    allow_fresh: bool = typer.Option(False, "--allow-fresh", help=ALLOW_FRESH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no step-by-step progress"),
 ) -> None:
     """Refine an image for BRIEF autonomously and report the best one."""
     from agent.lifecycle import Run
-    from agent.settings import load_settings, run_spec
+    from agent.settings import load_settings, parse_options, run_spec
 
-    s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url, rewriter=rewriter,
+    s = load_settings(model=model, critic=critic, critic_base_url=critic_base_url,
+                      critic_options=parse_options(critic_option), localiser=localiser, rewriter=rewriter,
                       budget=budget, max_seconds=max_seconds, max_usd=max_usd, max_tokens=max_tokens,
                       runs_dir=out_dir, steps=steps, guidance=guidance, width=width, height=height,
                       device=device, dtype=dtype,
                       scheduler=scheduler, cpu_offload=cpu_offload or None, model_configs=model_configs)
     spec = run_spec(s, brief, seed=seed, follow_critic=follow_critic, inpaint_guide=inpaint_guide,
-                    start_image=str(image) if image else None)
+                    start_image=str(image) if image else None, allow_fresh=allow_fresh)
     with Run.start(spec, s.runs_dir, on_event=progress_printer(quiet), exclusive="sculpt run") as r:
         res = r.advance()
     print_result(res)
@@ -67,14 +73,18 @@ def resume(
                                          "stopped without an accepted image)"),
     critic: Optional[str] = typer.Option(None, help="judge from here on with another critic spec"),
     critic_base_url: Optional[str] = typer.Option(None, help="point the critic at another server"),
+    critic_option: Optional[list[str]] = typer.Option(None, "--critic-option", metavar="KEY=VALUE",
+                                                     help=CRITIC_OPTION_HELP),
+    localiser: Optional[str] = typer.Option(None, "--localiser", metavar="SPEC", help=LOCALISER_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Continue a run from its last completed step (after a kill, or once the critic is back)."""
     from agent.lifecycle import Run
+    from agent.settings import changed_options
 
     with Run.open(run_dir, budget=budget, critic_spec=critic,
-                  critic_options={"base_url": critic_base_url} if critic_base_url else None,
-                  on_event=progress_printer(quiet), exclusive="sculpt resume") as r:
+                  critic_options=changed_options(critic_option, critic_base_url), localiser=localiser,
+                  on_event=progress_printer(quiet, words_of(run_dir)), exclusive="sculpt resume") as r:
         res = r.advance()
     if res.waiting:
         console.print(f"this is a chat run waiting for you: continue it with `sculpt chat --resume {run_dir}`")

@@ -13,6 +13,8 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, DriftReport, Ranking, Requirement, Usage
+from agent.policy.outcome import losses
+from agent.vlm.errors import ModelError, ModelUnavailable
 from tools.errors import SculptError, Unreachable
 
 
@@ -32,6 +34,13 @@ class CriticUnavailable(CriticError, Unreachable):
 class CriticReplyError(CriticError):
     """The critic answered, but not usably (invalid JSON, schema violations, refusal, empty), even
     after being re-asked with the error."""
+
+
+def critic_error(exc: ModelError) -> CriticError:
+    """A model client's error as the critic's own: unreachable stays unreachable (the run stops,
+    resumable), an unusable reply stays a reply error; the cost and the last reply go with it."""
+    kind = CriticUnavailable if isinstance(exc, ModelUnavailable) else CriticReplyError
+    return kind(str(exc), usage=exc.usage, last_reply=exc.last_reply)
 
 
 class Plan(BaseModel):
@@ -104,7 +113,7 @@ class Critic(ABC):
               held: list[str], after_critique: Critique | None = None) -> DriftReport:
         """Which of the requirements that ``held`` in ``before`` are lost in ``after``."""
         crit = after_critique or self.critique(after, brief, checklist)
-        lost = [rid for rid in held if rid in crit.failed_ids]
+        lost = losses(held, crit.failed_ids)
         evidence = "; ".join(f"{rid}: {crit.verdict(rid).evidence}" for rid in lost if crit.verdict(rid))
         return DriftReport(lost=lost, evidence=evidence,
                            usage=Usage() if after_critique else crit.usage)

@@ -129,6 +129,9 @@ def make_clip_critic(path: str, **options: Any) -> Critic:
     "auto"), tie_threshold (score difference at or under which two images tie), pass_cosine."""
     if not path:
         raise InputError("the clip critic needs a local model folder: clip:PATH")
+    from agent.critics.registry import SHARED_OPTIONS
+
+    options = {k: v for k, v in options.items() if k not in SHARED_OPTIONS}  # no server to point at
     unknown = set(options) - _OPTIONS
     if unknown:
         raise InputError(f"unknown clip critic option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}")

@@ -1,11 +1,13 @@
 """A vision-language model as critic, over any OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio).
 
 Spec ``openai:<model>``; the server comes from ``base_url`` (``--critic-base-url``) or
-``OPENAI_BASE_URL``, the rest from :mod:`agent.critics.openai_config`. Prompts are the versioned
-templates in ``prompts/``; every reply is validated JSON (:mod:`agent.critics.structured`).
+``OPENAI_BASE_URL``, the rest from :mod:`agent.vlm.settings`. Two modes (``--critic-option
+mode=...``):
 
-A model's judgement can depend on which image it sees first, so ``order_invariant`` is False and
-:meth:`Critic.compare` asks both orders, reporting disagreement as a tie.
+- ``judge`` (the default): structured critiques, validated and re-asked (:mod:`agent.critics.judge`);
+- ``vqa``: VQAScore, P("Yes") read from the logprobs of the first answer token, one question per
+  requirement (:mod:`agent.critics.vqascore`); the checklist is still planned by the judge. A server
+  that returns no logprobs is named, with the advice to use judge mode.
 """
 from __future__ import annotations
 
@@ -14,191 +16,94 @@ from typing import Any
 
 from PIL import Image
 
-from agent.contracts import Critique, Defect, DriftReport, Ranking, Recommendation, Requirement, Verdict
-from agent.critics.base import Critic, Plan
-from agent.critics.openai_config import VLMSettings, load_settings, redact_url
-from agent.critics.structured import ChatRequest, StructuredClient
-from agent.critics.templates import brief_block, checklist_block, load_template
-from agent.critics.vlm_regions import detect_convention, family_convention, to_region
-from agent.critics.vlm_schema import CritiqueReply, DriftReply, PairReply, PlanReply, RankReply
-from agent.critics.vlm_transport import ChatTransport
-from tools.errors import InputError
-
-# plan@2 asks for the object each requirement is about (Requirement.group).
-PLAN_VERSION = 2
+from agent.contracts import Critique, DriftReport, Ranking, Requirement
+from agent.critics.base import Critic, critic_error
+from agent.critics.judge import JudgeCritic
+from agent.critics.registry import check_options, read_options
+from agent.critics.vqascore import VQA_OPTIONS, VQASettings, question, vqa_critique
+from agent.vlm.client import describe_server, openai_client
+from agent.vlm.errors import ModelError
+from agent.vlm.settings import VLMSettings
+from agent.vlm.structured import Answer, StructuredClient
 
 log = logging.getLogger("sculpt.vlm")
 _UNPRICED_WARNED: set[str] = set()
 
 
-class OpenAICritic(Critic):
-    exact = False
-    order_invariant = False
-
-    def __init__(self, model: str, settings: VLMSettings):
-        self.settings = settings
-        self.transport = ChatTransport(model, settings)
-        self.client = StructuredClient(self.transport, settings)
-        self.model = self.transport.model
-        self.name = f"openai:{self.model}"
+class OpenAICritic(JudgeCritic):
+    def __init__(self, client: StructuredClient):
+        super().__init__(client, f"openai:{client.transport.model}")
+        self.transport = client.transport
         self.priced: bool | None = None  # known after the first reply
 
     def __repr__(self) -> str:
-        return f"OpenAICritic(model={self.model!r}, base_url={redact_url(self.transport.url)!r})"
+        return f"{type(self).__name__}(model={self.model!r}, base_url={describe_server(self.client)!r})"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "exact": self.exact, "model": self.model,
                 "structured_mode": self.client.mode, "image_side": self.client.image_side,
                 "priced": self.priced, "settings": self.settings.public()}
 
-    # -- helpers ---------------------------------------------------------------------------------
-    def _ask(self, request: ChatRequest, reply_model, validate=None):
-        answer = self.client.ask(request, reply_model, validate)
-        self.priced = answer.priced
-        if not answer.priced and self.model not in _UNPRICED_WARNED:
+    def _ask(self, request, reply_model, validate=None) -> Answer:
+        answer = super()._ask(request, reply_model, validate)
+        self._priced(answer.priced)
+        return answer
+
+    def _priced(self, priced: bool) -> None:
+        self.priced = priced
+        if not priced and self.model not in _UNPRICED_WARNED:
             _UNPRICED_WARNED.add(self.model)
             log.warning("%s", self.price_note())
-        return answer
+
+    def _notes(self, answer: Answer) -> list[str]:
+        return [] if answer.priced else [self.price_note()]
 
     def price_note(self) -> str:
         return (f"no price for model {self.model!r} in the price table, so its cost counts as $0; "
                 "add it under prices in the config file or SCULPT_VLM_PRICES")
 
-    def _convention(self, boxes: list, size: tuple[int, int]) -> str:
-        if self.settings.box_format != "auto":
-            return self.settings.box_format
-        return detect_convention(boxes, size, hint=family_convention(self.model))
 
-    @staticmethod
-    def _require(checklist: list[Requirement]) -> list[str]:
-        if not checklist:
-            raise InputError("the checklist is empty; plan the brief first")
-        return [r.id for r in checklist]
+class OpenAIVQACritic(OpenAICritic):
+    """VQAScore over a server: verdicts are probabilities, so the critic is order-invariant and ranks,
+    compares and checks drift from its critiques (the protocol's score-based defaults)."""
 
-    # -- the protocol ----------------------------------------------------------------------------
-    def plan(self, brief: str) -> Plan:
-        if not brief or not brief.strip():
-            raise InputError("the brief is empty; describe the image you want")
-        template = load_template("plan", PLAN_VERSION)
-        system, user = template.render(brief=brief_block(brief))
+    order_invariant = True
 
-        def validate(reply: PlanReply, _sizes) -> None:
-            ids = [r.id for r in reply.checklist]
-            if len(set(ids)) != len(ids):
-                raise ValueError(f"checklist ids must be unique; repeated: "
-                                 f"{sorted({i for i in ids if ids.count(i) > 1})}")
+    def __init__(self, client: StructuredClient, vqa: VQASettings):
+        super().__init__(client)
+        self.vqa = vqa
 
-        answer = self._ask(ChatRequest(system, user), PlanReply, validate)
-        reply = answer.value
-        # Plan has no prompt_version field, so the template goes first in the notes.
-        notes = [template.id, reply.notes, "" if answer.priced else self.price_note()]
-        return Plan(checklist=[Requirement(id=r.id, text=r.text, kind=r.kind, group=r.group or None)
-                               for r in reply.checklist],
-                    prompt=reply.prompt, negative_prompt=reply.negative_prompt or None, usage=answer.usage,
-                    notes="; ".join(n for n in notes if n))
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "mode": "vqa", "threshold": self.vqa.threshold}
 
     def critique(self, image: Image.Image, brief: str, checklist: list[Requirement]) -> Critique:
-        ids = self._require(checklist)
-        template = load_template("critique")
-        system, user = template.render(brief=brief_block(brief), checklist=checklist_block(checklist))
-
-        def validate(reply: CritiqueReply, _sizes) -> None:
-            got = [v.id for v in reply.verdicts]
-            missing = [i for i in ids if i not in got]
-            unknown = [i for i in got if i not in ids]
-            repeated = sorted({i for i in got if got.count(i) > 1})
-            if missing or unknown or repeated:
-                raise ValueError("answer every checklist id exactly once: "
-                                 + "; ".join(p for p in (missing and f"missing {missing}",
-                                                         unknown and f"not in the checklist {unknown}",
-                                                         repeated and f"repeated {repeated}") if p))
-
-        answer = self._ask(ChatRequest(system, user, [image]), CritiqueReply, validate)
-        reply, size = answer.value, answer.sizes[0]
-        boxes = [v.box for v in reply.verdicts] + [d.box for d in reply.defects]
-        if reply.recommended is not None:
-            boxes.append(reply.recommended.box)
-        conv = self._convention([b for b in boxes if b is not None], size)
-        by_id = {v.id: v for v in reply.verdicts}
-        verdicts = [Verdict(id=i, passed=by_id[i].passed, confidence=by_id[i].confidence,
-                            evidence=by_id[i].evidence,
-                            # A passed requirement needs no fix, so a box on it is dropped.
-                            region=None if by_id[i].passed else to_region(by_id[i].box, conv, size))
-                    for i in ids]
-        defects = [Defect(kind=d.kind, description=d.description, region=to_region(d.box, conv, size),
-                          requirement_ids=[i for i in d.requirement_ids if i in ids], prompt=d.prompt or None)
-                   for d in reply.defects]
-        recommended = None
-        if (rec := reply.recommended) is not None:
-            recommended = Recommendation(kind=rec.kind, strength=rec.strength, region=to_region(rec.box, conv, size),
-                                         prompt=rec.prompt or None, reason=rec.reason)
-        return Critique(verdicts=verdicts, score=reply.score, defects=defects, recommended=recommended,
-                        summary=reply.summary, critic=self.name, prompt_version=template.id, usage=answer.usage)
-
-    def judge_pair(self, first: Image.Image, second: Image.Image, brief: str,
-                   checklist: list[Requirement]) -> Ranking:
         self._require(checklist)
-        template = load_template("compare")
-        system, user = template.render(brief=brief_block(brief), checklist=checklist_block(checklist))
-        request = ChatRequest(system, user, [first, second], labels=["First image:", "Second image:"])
-        answer = self._ask(request, PairReply)
-        better = answer.value.better
-        return Ranking(order=[1, 0] if better == "second" else [0, 1], tie=better == "tie",
-                       reason=answer.value.reason, critic=self.name, prompt_version=template.id,
-                       usage=answer.usage)
+        side, multiple = self.client.image_side, self.client.multiple
+        probs, usage = [], None
+        for req in checklist:
+            try:
+                p, cost, priced = self.transport.yes_probability(image, question(req.text), side, multiple,
+                                                                 self.settings.image_detail)
+            except ModelError as exc:
+                raise critic_error(exc) from None
+            self._priced(priced)
+            probs.append(p)
+            usage = cost if usage is None else usage + cost
+        return vqa_critique(self.name, checklist, probs, self.vqa.threshold, usage)
 
-    def rank(self, images: list[Image.Image], brief: str, checklist: list[Requirement],
-             critiques: list[Critique] | None = None) -> Ranking:
-        """Best first, in one listwise call; two images go through :meth:`compare` (both orders)."""
-        self._require(checklist)
-        if not images:
-            raise InputError("nothing to rank: no images")
-        if len(images) == 1:
-            return Ranking(order=[0], critic=self.name, reason="one image")
-        if len(images) == 2:
-            return self.compare(images[0], images[1], brief, checklist)
-        n = len(images)
-        template = load_template("rank")
-        system, user = template.render(brief=brief_block(brief), checklist=checklist_block(checklist), count=n)
-
-        def validate(reply: RankReply, _sizes) -> None:
-            if sorted(reply.order) != list(range(1, n + 1)):
-                raise ValueError(f"order must list each image number 1..{n} exactly once, got {reply.order}")
-            if reply.scores is not None and (len(reply.scores) != n or any(not 0 <= s <= 1 for s in reply.scores)):
-                raise ValueError(f"scores must be {n} numbers between 0 and 1, one per image, or null")
-
-        answer = self._ask(ChatRequest(system, user, list(images)), RankReply, validate)
-        return Ranking(order=[i - 1 for i in answer.value.order], scores=answer.value.scores,
-                      reason=answer.value.reason, critic=self.name, prompt_version=template.id,
-                      usage=answer.usage)
-
-    def drift(self, before: Image.Image, after: Image.Image, brief: str, checklist: list[Requirement],
-              held: list[str], after_critique: Critique | None = None) -> DriftReport:
-        """Both images go to the model: losses are judged side by side, not from a separate critique."""
-        ids = self._require(checklist)
-        unknown = [h for h in held if h not in ids]
-        if unknown:
-            raise InputError(f"held ids {unknown} are not in the checklist")
-        if not held:
-            return DriftReport(evidence="nothing held at the branch point")
-        template = load_template("drift")
-        held_reqs = [r for r in checklist if r.id in held]
-        system, user = template.render(brief=brief_block(brief), held=checklist_block(held_reqs, tag="held"))
-
-        def validate(reply: DriftReply, _sizes) -> None:
-            stray = [i for i in reply.lost if i not in held]
-            if stray:
-                raise ValueError(f"lost may name only held ids {held}; {stray} are not among them")
-
-        request = ChatRequest(system, user, [before, after], labels=["Before the edit:", "After the edit:"])
-        answer = self._ask(request, DriftReply, validate)
-        lost = [h for h in held if h in answer.value.lost]
-        return DriftReport(lost=lost, evidence=answer.value.evidence, usage=answer.usage)
+    rank = Critic.rank
+    judge_pair = Critic.judge_pair
+    drift = Critic.drift
 
 
 def make_openai_critic(model: str, *, base_url: str | None = None, **options: Any) -> OpenAICritic:
-    """The critic for spec ``openai:<model>``; options are :class:`VLMSettings` fields."""
-    return OpenAICritic(model, load_settings(base_url=base_url, **options))
+    """The critic for spec ``openai:<model>``; options are :class:`agent.vlm.settings.VLMSettings`
+    fields and ``mode`` (judge or vqa) and ``threshold`` (vqa)."""
+    check_options("openai", options, set(VLMSettings.model_fields) | set(VQA_OPTIONS))
+    vqa = read_options("openai", VQASettings, {"mode": "judge", **{k: options.pop(k) for k in VQA_OPTIONS
+                                                                   if k in options}})
+    client = openai_client(model, base_url=base_url, **options)
+    return OpenAIVQACritic(client, vqa) if vqa.mode == "vqa" else OpenAICritic(client)
 
 
-__all__ = ["OpenAICritic", "make_openai_critic"]
+__all__ = ["OpenAICritic", "OpenAIVQACritic", "make_openai_critic"]

@@ -5,7 +5,7 @@ import time
 
 from PIL import Image
 
-from agent.contracts import Critique, Defect, Requirement, Usage, Verdict
+from agent.contracts import Critique, Defect, Located, Region, Requirement, Usage, Verdict
 from agent.critics.base import Critic, Plan
 from tools.shapes.brief import Brief, group_index
 from tools.shapes.check import check
@@ -57,8 +57,11 @@ class SceneCritic(Critic):
             if not r.passed and r.region is None and r.id == "background":
                 defects.append(Defect(kind="global", description=f"the background should be {b.background}",
                                       requirement_ids=[r.id]))
+        objects = [Located(label=(b.groups[group_index(g)].label() if g else f"{o.colour} {o.shape}"),
+                           region=Region(x0=o.box[0], y0=o.box[1], x1=o.box[2], y1=o.box[3]), group=g)
+                   for g, o in result.assigned]
         return Critique(verdicts=verdicts, score=result.score, defects=defects, critic=self.name,
-                        summary=det.describe(),
+                        summary=det.describe(), objects=objects,
                         usage=Usage(calls=1, seconds=time.perf_counter() - t0))
 
     def feedback_requirements(self, text: str, brief: str, checklist: list[Requirement]) -> list[Requirement]:

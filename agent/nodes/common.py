@@ -8,20 +8,25 @@ from typing import Any
 from langgraph.config import get_stream_writer
 
 from agent.context import RunContext
-from agent.contracts import Critique, Requirement
+from agent.events import EVENT_TYPES, event_line
+from agent.contracts import Amendment, Critique, Requirement
+from agent.policy import amend
 from agent.tree import TreeNode
 
 
 def emit(ctx: RunContext, state: dict, node: str, key: str | None = None, **fields: Any) -> None:
-    """Write one event to events.jsonl and stream it (LangGraph's "custom" stream mode).
+    """Write ``node``'s event (its type in agent/events.py, which checks every field) to events.jsonl
+    and stream it, typed (LangGraph's "custom" stream mode, and the context's ``on_event``).
 
     Its id is (step, node, key): a node re-run after a resume writes nothing twice, and a node that
     reports several things in one step (one critique per variation, an error then what it did
     instead) gives each its own key."""
     event_id = f"{state.get('step', 0)}:{node}" + (f":{key}" if key else "")
-    event = {"event_id": event_id, "step": state.get("step", 0), "node": node, **fields}
-    if not ctx.store.append_event(event):
+    event = EVENT_TYPES[node](event_id=event_id, step=state.get("step", 0), **fields)
+    written = ctx.store.append_event(event_line(event))
+    if written is None:
         return
+    event = event.model_copy(update={"time": written})
     try:
         get_stream_writer()(event)
     except RuntimeError:  # called outside a graph run (tests of a node on its own)
@@ -60,3 +65,20 @@ def load_critique(ctx: RunContext, node: TreeNode) -> Critique | None:
 def sampler_steps(ctx: RunContext) -> int | None:
     """The denoising steps every image is made with: the spec's, else the engine's default."""
     return ctx.spec.generation.steps or getattr(ctx.engine, "default_steps", None)
+
+
+def amended(state: dict, amendment: Amendment, node_id: str) -> dict:
+    """The state update of a change to the brief that the person's request at ``node_id`` made:
+    the checklist and brief in force (policy/amend.py), and the change recorded on the node."""
+    update = amend.apply(state, amendment)
+    node: dict[str, Any] = {"amendment": amendment.to_state()}
+    if amendment.prompt:  # the image shows the amended scene: edits of it start from that description
+        node["scene_prompt"] = amendment.prompt
+    update["nodes"] = {node_id: node}
+    return update
+
+
+def amendment_words(amendment: Amendment) -> dict:
+    """What an event says of an amendment: the texts replaced and added (agent/wording.py renders it)."""
+    return {"replaced": [r.model_dump(mode="json", include={"id", "text"}) for r in amendment.replaced],
+            "added": [r.model_dump(mode="json", include={"id", "text", "replaces"}) for r in amendment.added]}

@@ -61,6 +61,8 @@ def critique(state: dict, runtime: Runtime[RunContext]):
         failures = 0
         updates[node_id] = {"critique": CritiqueSummary.of(crit, rel).model_dump(mode="json", exclude_none=True),
                             "critique_error": None}
+        if state.get("checklist_version") or node.judged_on:  # the brief as a person last changed it
+            updates[node_id]["judged_on"] = state.get("checklist_version", 0)
         emit(ctx, state, "critique", key=node_id, node_id=node_id, score=crit.score, passed=crit.passed_ids,
              failed=crit.failed_ids, critic=crit.critic, prompt_version=crit.prompt_version,
              usage=crit.usage.model_dump(), reasons={v.id: v.evidence for v in crit.verdicts if not v.passed})

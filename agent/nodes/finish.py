@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import RunContext, context_of
 from agent.nodes.common import emit
+from agent.policy import belief, person
 from agent.report import write_report
 from agent.status import Status, status_of
 from agent.tree import Tree
@@ -19,10 +20,10 @@ def finish(state: dict, runtime: Runtime[RunContext]) -> dict:
     status = status_of(state.get("status"))
     if status == Status.RUNNING:
         status = Status.STOPPED
-    best = state.get("best")
-    update = {"status": status.value, "step": state.get("step", 0) + 1}
+    best = person.answer({**state, "status": status.value})  # the person's pick, unless they accepted another
+    update = {"status": status.value, "step": state.get("step", 0) + 1, "best": best}
     write_report(ctx.store, {**state, **update}, ctx.budget)
     emit(ctx, state, "finish", status=status.value, reason=state.get("stop_reason"), best=best,
-         best_score=Tree(state["nodes"])[best].score if best else None, spend=state.get("spend"),
+         best_score=belief.score(Tree(state["nodes"])[best]) if best else None, spend=state.get("spend"),
          counters=state.get("counters"))
     return update

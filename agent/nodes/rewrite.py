@@ -10,9 +10,9 @@ from langgraph.types import Command
 
 from agent.context import RunContext, context_of
 from agent.contracts import Action, Defect
-from agent.critics.base import CriticError
 from agent.nodes.common import checklist_of, emit, load_critique, node_prompt, sampler_steps
 from agent.policy import strength
+from agent.rewriters.base import RewriterError
 from agent.tree import Tree
 
 
@@ -35,10 +35,13 @@ def rewrite_prompt(state: dict, runtime: Runtime[RunContext]):
                                       requirement_ids=crit.failed_ids if crit else [])
             rw = ctx.rewriter.region_prompt(state["brief"], checklist, defect, crit, current_prompt, image=image)
         else:
-            tried = list(dict.fromkeys(state.get("tried_prompts", []) + [current_prompt, state["prompt"]]))
-            rw = ctx.rewriter.rewrite(state["brief"], checklist, crit, current_prompt, tried, state.get("hints"),
-                                      image=image)
-    except CriticError as exc:
+            rw = ctx.rewriter.layout_prompt(state["brief"], checklist, action.layout, state["prompt"]) \
+                if job == "layout" and action.layout else None
+            if rw is None or rw.prompt is None:  # a plain rewrite (also where a layout cannot be written)
+                tried = list(dict.fromkeys(state.get("tried_prompts", []) + [current_prompt, state["prompt"]]))
+                rw = ctx.rewriter.rewrite(state["brief"], checklist, crit, current_prompt, tried, state.get("hints"),
+                                          image=image)
+    except RewriterError as exc:
         # A rewriter that cannot answer is not fatal: the action goes ahead with the current prompt.
         emit(ctx, state, "rewrite_prompt", key="error", job=job, error=str(exc)[:300], kept=current_prompt)
         rw = None

@@ -6,6 +6,8 @@ settings in agent/spec.py.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -44,6 +46,9 @@ class PolicyConfig(BaseModel):
     # Take the critic's own recommended action (validated by these rules) before the rules' choice.
     # Off by default: the rules are the policy; a VLM's advice is an option, not the default.
     follow_critic: bool = False
+    # A run from the person's own picture never ends on an image that does not descend from it: no
+    # fresh image (txt2img) there unless the person allows it (--allow-fresh, the studio's checkbox).
+    allow_fresh: bool = False
 
     # -- a critic that can be wrong (every model critic; not the exact shapes critic) --------------
     # Confirm before accepting: an image the critic passes is redrawn lightly (a witness at
@@ -52,12 +57,17 @@ class PolicyConfig(BaseModel):
     confirm_accept: bool = True
     witness_strength: float = Field(0.25, gt=0, le=1)
     max_witnesses: int = Field(2, ge=1)  # two witnesses and the image itself: a majority of three
+    # A witness that changed more than this share of the pixels votes with less weight (policy/witness.py).
+    weigh_witnesses: bool = True
+    witness_quiet: float = Field(0.10, gt=0, le=1)
     # Check a lone failure the same way before repairing it (an image that fails one requirement is
     # often right and its judge wrong). Off: measured, the extra looks cost more images than the
     # repairs of right images they spare (README, "Benchmark results").
     confirm_failure: bool = False
     # Check a claimed loss against the pixels: a repaint cannot lose what it did not touch.
     doubt_drift: bool = True
+    # ... and a second look: a requirement about objects that stood where no pixel changed was not lost.
+    second_look: bool = True
     global_change_min: float = Field(0.25, ge=0, le=1)  # changed share of the image that can alter a background
 
     # -- spending the budget where it buys most (any critic) -----------------------------------------
@@ -67,6 +77,19 @@ class PolicyConfig(BaseModel):
     # where things are, how many, or how big: those go to a repaint or a fresh sample.
     rebuild_layout: bool = False
 
+    # -- where things are (policy/layout.py, policy/moves.py) -----------------------------------
+    # Plan the whole scene's layout when positions or relations fail, and move toward it.
+    plan_layout: bool = True
+    # A move repaints both places at once (1) or the new place first, then the old copy away (2).
+    move_steps: int = Field(1, ge=1, le=2)
+    # Repaints keep the boxes of the other objects the critic found out of their masks.
+    spare_neighbours: bool = True
+    # A fresh sample starts from a rewritten prompt, from a prompt that says where each object of a
+    # planned layout goes ("layout_prompt"), or from a sketch of that layout ("sketch", an img2img
+    # at sketch_strength).
+    fresh_from: Literal["prompt", "layout_prompt", "sketch"] = "prompt"
+    sketch_strength: float = Field(0.85, gt=0, le=1)
+
     @model_validator(mode="after")
     def _strength_range(self) -> "PolicyConfig":
         if self.min_strength > self.max_strength:
@@ -74,12 +97,16 @@ class PolicyConfig(BaseModel):
         return self
 
 
+# The most images one run may be given: a typo (an extra zero or six) is refused, not spent overnight.
+MAX_IMAGES = 10_000
+
+
 class Budget(BaseModel):
     """What a run may spend; None means no limit of that kind."""
 
     model_config = ConfigDict(extra="forbid")
 
-    generations: int | None = Field(8, gt=0)  # images (a batch of n variations counts n)
+    generations: int | None = Field(8, gt=0, le=MAX_IMAGES)  # images (a batch of n variations counts n)
     seconds: float | None = Field(None, gt=0)  # wall time
     usd: float | None = Field(None, gt=0)  # critic dollars
     tokens: int | None = Field(None, gt=0)  # critic tokens

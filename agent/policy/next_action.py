@@ -28,9 +28,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.contracts import Action
-from agent.policy import strength
+from agent.policy import belief, moves, person, strength
+from agent.policy.advice import from_recommendation
 from agent.policy.config import Budget, PolicyConfig
-from agent.policy.stopping import before_action, budget_spent, nothing_left, plateaued, remaining_images
+from agent.policy.stopping import before_action, budget_spent, fit_budget, nothing_left, plateaued, remaining_images
 from agent.policy.tabu import why_banned
 from agent.status import Status
 from agent.tree import ROOT, CritiqueSummary, Tree, TreeNode
@@ -40,7 +41,7 @@ GLOBAL_KINDS = {"background", "style"}
 # sizes, and a rebuild keeps the broad layout, so neither fixes these; a repaint or a fresh sample can.
 LAYOUT_KINDS = {"position", "relation", "count", "size"}
 
-Rewrite = Literal["prompt", "region"]
+RewriteJob = Literal["prompt", "region", "layout"]
 
 
 class Decision(BaseModel):
@@ -49,48 +50,50 @@ class Decision(BaseModel):
 
     route: Literal["generate", "accept", "stop"]
     action: Action | None = None
-    rewrite: Rewrite | None = None
+    rewrite: RewriteJob | None = None
     reason: str = ""
     notes: list[str] = Field(default_factory=list)
     status: Status | None = None  # route "stop"
 
 
-def decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool = True,
+def next_move(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool = True,
            steps: int | None = None) -> Decision:
     """The next move at the current node. ``trust_critic``: the critic is ground truth (the exact
     shapes critic); a model critic is not, and its passes are confirmed before they are accepted.
     ``steps``: the sampler's steps, below which no strength may go (policy/strength.py)."""
-    d = _decide(state, cfg, budget, trust_critic, steps)
-    if d.action is not None and d.action.strength is not None:  # witnesses and first images
-        d.action = d.action.model_copy(update={"strength": strength.runnable(d.action.strength, steps)})
+    d = person.instead_of_fresh(_next_move(state, cfg, budget, trust_critic, steps), state, cfg, budget, steps)
+    if d.action is not None:  # witnesses and first images
+        d.action = _runnable(d.action, steps)
     return d
 
 
-def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, steps: int | None) -> Decision:
+def _next_move(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, steps: int | None) -> Decision:
     tree = Tree(state["nodes"])
     cur_id = state.get("current") or ROOT
     node = tree[cur_id]
     crit = node.critique
-    worst = min(node.margins().values(), default=-1)
+    worst = min(belief.margins(node).values(), default=-1)
     can_witness = _can_witness(node, state, cfg, budget, trust_critic)
-    if crit and worst > 0 and node.score >= cfg.accept_score:
+    if crit and worst > 0 and belief.score(node) >= cfg.accept_score:
         if can_witness and not node.witnesses:
-            return _witness(state, cur_id, cfg, f"all {len(node.passed)} requirements pass; a light redraw is "
+            return _witness(state, cur_id, cfg, f"all {len(belief.passed(node))} requirements pass; a light redraw is "
                                                 "judged too, to confirm before accepting")
-        confirmed = f" and {len(node.witnesses)} light redraw(s) confirmed it" if node.confirmed else ""
-        return Decision(route="accept", reason=f"all {len(node.passed)} requirements pass (score "
-                                               f"{node.score:.2f}){confirmed}")
+        confirmed = f" and {len(node.witnesses)} light redraw(s) confirmed it" if belief.confirmed(node) else ""
+        return Decision(route="accept", reason=f"all {len(belief.passed(node))} requirements pass (score "
+                                               f"{belief.score(node):.2f}){confirmed}")
     if crit and worst == 0 and can_witness:
-        return _witness(state, cur_id, cfg, f"a redraw disagreed on {', '.join(node.ties)}: one more look decides")
+        return _witness(state, cur_id, cfg, f"a redraw disagreed on {', '.join(belief.ties(node))}: one more look decides")
     # Not at a witness itself: its failures are already the second look at the image it redrew.
     is_witness = node.action is not None and node.action.check is not None
     if crit and can_witness and cfg.confirm_failure and not node.witnesses and not is_witness \
-            and len(node.failed) == 1:
-        return _witness(state, cur_id, cfg, f"only {node.failed[0]} fails: a light redraw is judged too, to "
+            and len(belief.failed(node)) == 1:
+        return _witness(state, cur_id, cfg, f"only {belief.failed(node)[0]} fails: a light redraw is judged too, to "
                                             "check the failure before repairing it")
     stop = before_action(state, cfg, budget)
     if stop:
         return Decision(route="stop", status=stop.status, reason=stop.reason)
+    if crit is None and cfg.plan_layout and not node.image and (why := moves.impossible(state["checklist"])):
+        return Decision(route="stop", status=Status.EXHAUSTED, reason=why)  # before spending anything on it
     if crit is None:  # no image yet (or its critique failed): a new one; a person's own image is edited
         action = Action(kind="txt2img", prompt=state["prompt"], negative_prompt=state.get("negative_prompt"))
         banned = why_banned(tree[ROOT], action, cfg)
@@ -101,13 +104,12 @@ def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, 
                         if not node.image else "the current image has no critique; start afresh")
     notes: list[str] = []
     for action, why, rewrite in _candidates(state, tree, node, crit, cfg, notes):
-        if action.strength is not None:  # before the tabu check: what is banned is what would run
-            action = action.model_copy(update={"strength": strength.runnable(action.strength, steps)})
-        banned = why_banned(node if action.kind != "txt2img" else tree[ROOT], action, cfg)
+        action = _runnable(action, steps)  # before the tabu check: what is banned is what would run
+        banned = why_banned(node if not action.fresh else tree[ROOT], action, cfg)
         if banned:
             notes.append(f"skipped {action.kind}: {banned}")
             continue
-        action = _fit_budget(action, remaining_images(state.get("spend", {}), budget))
+        action = fit_budget(action, remaining_images(state.get("spend", {}), budget))
         if action is None:
             notes.append("skipped an action larger than the remaining budget")
             continue
@@ -115,6 +117,16 @@ def _decide(state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool, 
                         reason=why, notes=notes)
     stop = nothing_left()
     return Decision(route="stop", status=stop.status, reason=stop.reason, notes=notes)
+
+
+def _runnable(action: Action, steps: int | None) -> Action:
+    """The action (and its second step) at strengths that run at least one denoising step."""
+    update = {}
+    if action.strength is not None:
+        update["strength"] = strength.runnable(action.strength, steps)
+    if action.then is not None:
+        update["then"] = _runnable(action.then, steps)
+    return action.model_copy(update=update) if update else action
 
 
 def _can_witness(node: TreeNode, state: dict, cfg: PolicyConfig, budget: Budget, trust_critic: bool) -> bool:
@@ -137,28 +149,30 @@ def unproductive_edits(node: TreeNode) -> int:
 
 
 def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig,
-                notes: list[str]) -> list[tuple[Action, str, Rewrite | None]]:
+                notes: list[str]) -> list[tuple[Action, str, RewriteJob | None]]:
     """Every action the rules would take at this node, best first: (action, reason, rewrite job)."""
-    out: list[tuple[Action, str, Rewrite | None]] = []
+    out: list[tuple[Action, str, RewriteJob | None]] = []
     negative = state.get("negative_prompt")
-    failed = node.failed
+    failed = belief.failed(node)
     if cfg.follow_critic and crit.recommended:
-        action, note = _from_recommendation(node, crit, cfg)
+        action, note = from_recommendation(node, crit, cfg)
         if note:
             notes.append(note)
         if action is not None:
-            job: Rewrite | None = "region" if action.kind == "inpaint" and not action.prompt else (
+            job: RewriteJob | None = "region" if action.kind == "inpaint" and not action.prompt else (
                 "prompt" if action.kind in ("txt2img", "img2img") and not action.prompt else None)
             out.append((action, note, job))
     if plateaued(state, cfg):
-        out.append((Action(kind="txt2img", negative_prompt=negative),
-                    f"plateau: no better image in {state['since_best']} steps; start a new image", "prompt"))
+        out.append(_fresh(state, tree, cfg, f"plateau: no better image in {state['since_best']} steps; start a "
+                                            "new image"))
     spent = unproductive_edits(node)
     if spent >= cfg.edits_per_node:
         notes.append(f"{spent} edits of this image made no progress")
-        return out + [(Action(kind="txt2img", negative_prompt=negative),
-                       f"{spent} edits of this image made no progress: a fresh sample is the better bet; "
-                       "rewrite the prompt and start a new image", "prompt")]
+        return out + [_fresh(state, tree, cfg, f"{spent} edits of this image made no progress: a fresh sample is "
+                                               "the better bet; start a new image")]
+    # Where things are: the move toward each layout that satisfies the whole scene, before the
+    # critic's own per-requirement fixes (policy/moves.py).
+    out.extend((action, why, None) for action, why in moves.moves(state["checklist"], crit, failed, cfg))
     local = _local_fix(state, node, crit, cfg, notes)
     if local:
         action, why = local
@@ -168,36 +182,51 @@ def _candidates(state: dict, tree: Tree, node: TreeNode, crit: CritiqueSummary, 
     polish = not failed  # every requirement holds, the critic still marks it down
     layout_fail = any(kinds.get(f) in LAYOUT_KINDS for f in failed)
     only_layout = bool(failed) and all(kinds.get(f) in LAYOUT_KINDS for f in failed)
-    if polish or (node.score >= cfg.near_miss and not global_fail and not layout_fail):
+    if polish or (belief.score(node) >= cfg.near_miss and not global_fail and not layout_fail):
         s = strength.for_edit(node, "variations", cfg)
-        why = (f"every requirement passes but the critic rates it {node.score:.2f}: polish with" if polish else
-               f"near miss (score {node.score:.2f}) with no region to blame:")
+        why = (f"every requirement passes but the critic rates it {belief.score(node):.2f}: polish with" if polish else
+               f"near miss (score {belief.score(node):.2f}) with no region to blame:")
         # prompt=None: the node's own prompt, which may be a rewrite or carry the person's feedback.
         out.append((Action(kind="variations", n=cfg.variations_n, strength=s, negative_prompt=negative),
                     f"{why} {cfg.variations_n} variations at strength {s}", None))
-    if node.passed and not (only_layout and not cfg.rebuild_layout):
+    if belief.passed(node) and not (only_layout and not cfg.rebuild_layout):
         s = strength.for_edit(node, "img2img", cfg)
         out.append((Action(kind="img2img", strength=s, negative_prompt=negative),
                     (f"global failure ({', '.join(failed)})" if failed else
                      "polishing by variations is exhausted") +
                     f": rewrite the prompt and rebuild at strength {s}, keeping what holds", "prompt"))
-    elif node.passed:
+    elif belief.passed(node):
         notes.append("no rebuild: what fails is layout, which a rebuild keeps")
-    out.append((Action(kind="txt2img", negative_prompt=negative),
-                f"{'nothing holds' if not node.passed else 'other fixes exhausted'}: rewrite the "
-                "prompt and start a new image", "prompt"))
+    out.append(_fresh(state, tree, cfg, f"{'nothing holds' if not belief.passed(node) else 'other fixes exhausted'}"
+                                        ": start a new image"))
     return out
+
+
+def _fresh(state: dict, tree: Tree, cfg: PolicyConfig, why: str) -> tuple[Action, str, RewriteJob | None]:
+    """A new image: from a rewritten prompt, or (``fresh_from``) from a planned layout of the whole
+    scene, each fresh sample from another of the planner's layouts — a txt2img whose prompt states
+    where things go, or an img2img from a sketch of it at ``sketch_strength``."""
+    negative = state.get("negative_prompt")
+    starts = sum(1 for i in tree.children(ROOT) if tree[i].action is not None and tree[i].action.fresh)
+    plan = None if cfg.fresh_from == "prompt" else moves.fresh_layout(state["checklist"], starts)
+    if plan is None:
+        return Action(kind="txt2img", negative_prompt=negative), f"{why} from a rewritten prompt", "prompt"
+    if cfg.fresh_from == "sketch":
+        return (Action(kind="img2img", prompt=state["prompt"], strength=cfg.sketch_strength, layout=plan,
+                       negative_prompt=negative), f"{why} from a sketch of a layout where everything holds", None)
+    return (Action(kind="txt2img", layout=plan, negative_prompt=negative),
+            f"{why} from a prompt that says where each object goes", "layout")
 
 
 def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig,
                notes: list[str]) -> tuple[Action, str] | None:
     """An inpaint of the regions where the failures are, one object group at a time."""
     requirements = {r["id"]: r for r in state["checklist"]}
-    failed = node.failed
+    failed = belief.failed(node)
     # "Confined to a region while the rest passes": a global requirement failing, or too little
     # holding to build on, makes it a global failure, whatever regions the critic offers.
     if any(requirements.get(f, {}).get("kind", "other") in GLOBAL_KINDS for f in failed) \
-            or node.score < cfg.local_min_score:
+            or belief.score(node) < cfg.local_min_score:
         return None
     # Defects of requirements the agent believes hold (a failure the pixels contradict) are not fixed.
     defects = [d for d in crit.defects if d.region and d.kind != "global"
@@ -234,7 +263,7 @@ def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyCo
         prompt = (adds or ds)[0].prompt
         # Where something is to be drawn comes first: a colour guide centres its blob there.
         regions = [d.region for d in adds + [d for d in ds if d not in adds]]
-        action = Action(kind="inpaint", prompt=prompt, regions=regions,
+        action = Action(kind="inpaint", prompt=prompt, regions=regions, keep=moves.neighbours(crit, g, regions, cfg),
                         strength=strength.provisional_inpaint(cfg),
                         reason="; ".join(d.description for d in ds))
         if prompt is not None:
@@ -245,51 +274,4 @@ def _local_fix(state: dict, node: TreeNode, crit: CritiqueSummary, cfg: PolicyCo
             continue
         what = ", ".join(sorted({r for d in ds for r in d.requirement_ids}))
         return action, f"local failure ({what}) confined to {len(regions)} region(s) covering {area:.0%}"
-    return None
-
-
-def _from_recommendation(node: TreeNode, crit: CritiqueSummary, cfg: PolicyConfig) -> tuple[Action | None, str]:
-    """The critic's recommendation as an action, if the rules allow it; and a note on what was done."""
-    rec = crit.recommended
-    kind = rec.kind
-    if kind == "accept":
-        return (None, "critic recommended accept, overridden: requirements still fail") if crit.failed \
-            else (None, "")
-    if kind not in ("inpaint", "img2img", "variations", "txt2img", "rewrite_prompt"):
-        return None, f"critic recommended {kind!r}, which the rules do not take from a critic"
-    try:
-        if kind == "inpaint":
-            if not rec.region:
-                return None, "critic recommended inpaint without a region, overridden"
-            if rec.region.area > cfg.max_region_area:
-                return None, f"critic's inpaint region covers {rec.region.area:.0%} of the image, overridden"
-            action = Action(kind="inpaint", regions=[rec.region], prompt=rec.prompt,
-                            strength=strength.provisional_inpaint(cfg), source="critic", reason=rec.reason)
-            if rec.prompt:
-                action = strength.complete_inpaint(action, cfg)
-        elif kind == "variations":
-            s = rec.strength or strength.for_edit(node, "variations", cfg)
-            action = Action(kind="variations", n=cfg.variations_n, strength=s, source="critic", reason=rec.reason)
-        elif kind == "img2img":
-            s = rec.strength or strength.for_edit(node, "img2img", cfg)
-            action = Action(kind="img2img", strength=s, prompt=rec.prompt, source="critic", reason=rec.reason)
-        else:
-            action = Action(kind="txt2img", prompt=rec.prompt, source="critic", reason=rec.reason)
-    except (ValidationError, ValueError) as exc:
-        return None, f"critic's recommendation {kind} has invalid parameters ({exc.__class__.__name__}), overridden"
-    why = why_banned(node, action, cfg)
-    if why:
-        return None, f"critic recommended {kind}, overridden: {why}"
-    return action, f"critic recommended {kind}: {rec.reason}".strip()
-
-
-def _fit_budget(action: Action, remaining: float) -> Action | None:
-    """The action, shrunk to the images the budget still allows, or None when nothing fits."""
-    if action.generations <= remaining:
-        return action
-    if action.kind == "variations" and remaining >= 2:
-        return action.model_copy(update={"n": int(remaining)})
-    if action.kind == "variations" and remaining >= 1:
-        return Action(kind="img2img", strength=action.strength, prompt=action.prompt,
-                      negative_prompt=action.negative_prompt)
     return None

@@ -17,32 +17,29 @@ look say otherwise:
   of the image cannot change its background or style, and a requirement the critic now fails at a
   place where no pixel changed was not lost by this edit (``doubt_drift``);
 - **witnesses**: an image the critic passes is redrawn lightly and judged again before it is
-  accepted (policy/next_action.py). Each witness votes on every requirement; pooled with the
-  image's own critique (tree.TreeNode.margins), the votes **confirm** it, leave a **tie** (a second
-  witness breaks it), or **dispute** a pass: then it counts as failing and the agent goes on from
-  the witness, where the critic points at what is wrong (``confirm_accept``).
+  accepted (policy/witness.py).
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from pydantic import BaseModel, Field
 
-from agent.contracts import Action
-from agent.policy import strength, tabu
+from agent.contracts import Action, Region
+from agent.policy import belief, strength, tabu
 from agent.policy.config import PolicyConfig
-from agent.contracts import Region
 from agent.policy.next_action import GLOBAL_KINDS
-from agent.tree import Outcome, Tree, TreeNode, merge_nodes
+from agent.tree import ROOT, Outcome, Tree, TreeNode, merge_nodes
 
-Move = Literal["progress", "fresh", "no-progress", "drift", "stagnation", "failed", "confirmed", "tie",
-               "disputed"]
 
 
 class Judgement(BaseModel):
     """What a new image meant, and what changes because of it."""
 
-    outcome: Move  # what happened; "stagnation" when the step ended a run of steps below the best
+    outcome: Outcome  # what happened; "stagnation" when the step ended a run of steps below the best
     reason: str
     origin: str
     child: str | None = None  # the new image judged (the best-ranked, for variations)
@@ -55,10 +52,50 @@ class Judgement(BaseModel):
     counters: dict[str, float] = Field(default_factory=dict)
 
 
+# -- what the pixels did -------------------------------------------------------------------------
+CHANGED = 8  # of 255: a pixel moved by less than this (decoding noise) did not change
+
+
+def measure_change(a: Image.Image, b: Image.Image) -> dict:
+    """How much an edit moved the image, and where: the mean absolute change (0..1), the share of
+    pixels that changed, and the box around them (None when none did)."""
+    if a.size != b.size:
+        return {"change": 1.0, "changed_share": 1.0, "changed_box": {"x0": 0, "y0": 0, "x1": 1, "y1": 1}}
+    diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+    moved = diff.max(axis=-1) > CHANGED
+    out = {"change": round(float(diff.mean() / 255), 4), "changed_share": round(float(moved.mean()), 4),
+           "changed_box": None}
+    if moved.any():
+        ys, xs = np.nonzero(moved)
+        h, w = moved.shape
+        out["changed_box"] = {"x0": xs.min() / w, "y0": ys.min() / h, "x1": (xs.max() + 1) / w,
+                              "y1": (ys.max() + 1) / h}
+    return out
+
+
+# -- a tool that could not act --------------------------------------------------------------------
+def tool_error_site(action: Action, origin: str) -> str:
+    """Where a failed action is banned: where the next decision looks for it (txt2img at the root,
+    an edit at the node it started from)."""
+    return ROOT if action.fresh else origin
+
+
+def after_tool_error(node: TreeNode, action: Action, error: str) -> dict[str, Any]:
+    """The node update for an action the engine could not carry out there: tabu, and the error kept."""
+    return {**tabu.mark_tabu(node, action), "tool_errors": node.tool_errors + [f"{action.kind}: {error}"[:300]]}
+
+
+# -- did the edit keep what held --------------------------------------------------------------------
+def losses(held: list[str], failing: list[str]) -> list[str]:
+    """The requirements of ``held`` (they held where the action started) that now fail: what a drift
+    check concludes from two critiques alone."""
+    return [r for r in held if r in failing]
+
+
 def needs_drift_check(origin: TreeNode, action: Action) -> bool:
     """An edit must keep what held in the image it edited. Restarts do not branch from the origin's
     image, so losing its requirements is not drift."""
-    return origin.image is not None and origin.critique is not None and action.kind != "txt2img"
+    return origin.image is not None and origin.critique is not None and not action.fresh
 
 
 # Requirements about one object as it stands: a critic's region for such a failure marks the object.
@@ -68,8 +105,11 @@ LOCAL_EVIDENCE = {"object", "attribute", "size", "text", "other"}
 
 
 def doubtful_losses(child: TreeNode, claimed: list[str], kinds: dict[str, str], cfg: PolicyConfig,
-                    trust_critic: bool) -> list[str]:
-    """The claimed losses the pixels contradict (never for a critic that is ground truth)."""
+                    trust_critic: bool, origin: TreeNode | None = None,
+                    about: dict[str, list[str]] | None = None) -> list[str]:
+    """The claimed losses the pixels contradict (never for a critic that is ground truth). ``about``
+    (requirement -> the groups it is about) and the ``origin``'s located objects give the second
+    look: a requirement about objects no pixel of which changed was not lost by this edit."""
     if trust_critic or not cfg.doubt_drift or child.changed_share is None:
         return []
     out = []
@@ -80,7 +120,18 @@ def doubtful_losses(child: TreeNode, claimed: list[str], kinds: dict[str, str], 
             out.append(rid)  # a small repaint cannot change the whole image's background or style
         elif kind in LOCAL_EVIDENCE and region is not None and not _overlaps(region, child.changed_box):
             out.append(rid)  # the critic points at an object where not one pixel changed
+        elif cfg.second_look and kind not in GLOBAL_KINDS and _untouched(origin, (about or {}).get(rid), child):
+            out.append(rid)  # every object it is about stood, where the edit started, where nothing changed
     return out
+
+
+def _untouched(origin: TreeNode | None, groups: list[str] | None, child: TreeNode) -> bool:
+    if origin is None or origin.critique is None or not groups:
+        return False
+    boxes = {g: [o.region for o in origin.critique.objects if o.group == g] for g in groups}
+    if not all(boxes.values()):
+        return False  # an object the critic did not locate: no second look
+    return not any(_overlaps(b, child.changed_box) for found in boxes.values() for b in found)
 
 
 def _overlaps(region: Region, box: Region | None) -> bool:
@@ -94,16 +145,18 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
     """Judge ``child_id`` (made by ``action`` from ``origin_id``); ``claimed_lost`` is what the
     critic's drift check found; ``trust_critic`` is False for a critic that can be wrong."""
     kinds = {r["id"]: r.get("kind", "other") for r in state.get("checklist", [])}
-    doubted = doubtful_losses(tree[child_id], claimed_lost, kinds, cfg, trust_critic)
+    about = {r["id"]: [g for g in (r.get("group"), (r.get("spec") or {}).get("other_group")) if g]
+             for r in state.get("checklist", [])}
+    doubted = doubtful_losses(tree[child_id], claimed_lost, kinds, cfg, trust_critic, tree[origin_id], about)
     if doubted:  # they hold here as at the origin: the child is judged (and ranked) with them passing
         tree = Tree(merge_nodes(_raw(tree), {child_id: {"doubted": doubted}}))
     origin, child = tree[origin_id], tree[child_id]
     lost = [r for r in claimed_lost if r not in doubted]
-    restart = action.kind == "txt2img"
+    restart = action.fresh
     outside = (child.outside_change or 0.0) > cfg.outside_tolerance
-    gained = child.passed - origin.passed
+    gained = belief.passed(child) - belief.passed(origin)
     previous_best = state.get("best")
-    best = tree.best() or child_id
+    best = belief.best(tree) or child_id
     improved_best = best != previous_best
     origin_update: dict[str, Any] = {}
     strengths = dict(origin.strengths)
@@ -120,11 +173,11 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
         if best == child_id:
             current = child_id  # it lost something but is still the best node in the tree: stay there
         else:
-            backtrack_to = best if set(lost) <= tree[best].passed else origin_id
+            backtrack_to = best if set(lost) <= belief.passed(tree[best]) else origin_id
             current = backtrack_to
-    elif child.score > origin.score or (gained and not restart):
+    elif belief.score(child) > belief.score(origin) or (gained and not restart):
         outcome, why, current = "progress", f"gained {', '.join(sorted(gained)) or 'score'}", child_id
-    elif restart and child.score >= origin.score:
+    elif restart and belief.score(child) >= belief.score(origin):
         outcome, why, current = "fresh", "a new start scoring as well as the current node", child_id
     else:
         outcome, why, current = "no-progress", "nothing new holds", origin_id
@@ -142,8 +195,8 @@ def judge(tree: Tree, origin_id: str, child_id: str, action: Action, claimed_los
 
     # A fresh branch gets its own plateau window; a restart that lost to the current node does not.
     since_best = 0 if improved_best or (restart and current == child_id) else state.get("since_best", 0) + 1
-    below = state.get("below_best", 0) + 1 if tree[current].score < tree[best].score else 0
-    move: Move = outcome
+    below = state.get("below_best", 0) + 1 if belief.score(tree[current]) < belief.score(tree[best]) else 0
+    move: Outcome = outcome
     if backtrack_to is None and below >= cfg.stagnation_k:
         backtrack_to, why, move = best, f"{why}; {below} steps below the best node {best}", "stagnation"
     return Judgement(outcome=move, reason=why, origin=origin_id, child=child_id, current=current,
@@ -157,36 +210,6 @@ def judge_unjudged(tree: Tree, origin_id: str, action: Action, state: dict[str, 
                      current=state.get("current") or origin_id, best=state.get("best"),
                      since_best=state.get("since_best", 0) + 1, below_best=state.get("below_best", 0),
                      node_updates={origin_id: tabu.count_try(tree[origin_id], action)})
-
-
-def judge_witness(tree: Tree, node_id: str, witness_id: str, state: dict[str, Any]) -> Judgement:
-    """A witness of ``node_id`` (a light redraw: the same picture, judged independently) votes on
-    each requirement; the pooled votes confirm the node, leave a tie (another witness breaks it), or
-    dispute a pass — then the agent goes on from the witness, where the critic points at the fault."""
-    node, witness = tree[node_id], tree[witness_id]
-    said = set(witness.critique.passed) if witness.critique else set()
-    votes = {r: node.votes.get(r, 0) + (1 if r in said else -1) for r in node.margins()}
-    updated = node.model_copy(update={"votes": votes, "witnesses": node.witnesses + [witness_id]})
-    margins = updated.margins()
-    if all(m > 0 for m in margins.values()):
-        move, current = "confirmed", node_id
-        why = f"a light redraw ({witness_id}) passes what {node_id} passes: confirmed"
-    elif all(m >= 0 for m in margins.values()):
-        move, current = "tie", node_id
-        why = (f"a light redraw ({witness_id}) fails {', '.join(updated.ties)}, which {node_id} passes: one "
-               "more look decides")
-    else:
-        move, current = "disputed", witness_id
-        lost = [r for r, m in margins.items() if m < 0]
-        why = (f"the light redraws of {node_id} fail {', '.join(lost)}: taken as failing; the agent goes on "
-               f"from {witness_id}, where the critic points at what is wrong")
-    updates = {node_id: {"votes": votes, "witnesses": updated.witnesses}, witness_id: {"outcome": move}}
-    best = Tree(merge_nodes(_raw(tree), updates)).best()
-    improved = best != state.get("best")
-    return Judgement(outcome=move, reason=why, origin=node_id, child=witness_id, current=current, best=best,
-                     since_best=0 if improved else state.get("since_best", 0) + 1, below_best=0,
-                     node_updates=updates, counters={{"confirmed": "confirmations", "tie": "ties",
-                                                      "disputed": "disputes"}[move]: 1})
 
 
 def _raw(tree: Tree) -> dict[str, dict]:

@@ -6,13 +6,17 @@
   times in a row;
 - when no untried action is left at the node the agent stands on.
 Acceptance is not a stop but an answer (policy/next_action.py); a person may also stop a chat run.
+And the other way: where a stopped run picks up when it is opened again (:func:`reentry`).
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+from agent.contracts import Action
 from agent.policy.config import Budget, PolicyConfig
-from agent.status import Status
+from agent.status import CRITIC_TROUBLE, Status, status_of
+from agent.tree import Tree
+from tools.errors import InputError
 
 _LIMITS = (("generations", "generator calls"), ("seconds", "seconds of wall time"),
            ("usd", "dollars of critic cost"), ("tokens", "critic tokens"))
@@ -53,6 +57,20 @@ def remaining_images(spend: dict[str, float], budget: Budget) -> float:
     return float("inf") if cap is None else cap - spend.get("generations", 0)
 
 
+def fit_budget(action: Action, remaining: float) -> Action | None:
+    """The action, shrunk to the images the budget still allows, or None when nothing fits: fewer
+    variations, and a single one made as an img2img at the same strength (one image has no sibling
+    to be ranked against)."""
+    if action.generations <= remaining:
+        return action
+    if action.kind == "variations" and remaining >= 2:
+        return action.model_copy(update={"n": int(remaining)})
+    if action.kind == "variations" and remaining >= 1:
+        return Action(kind="img2img", strength=action.strength, prompt=action.prompt,
+                      negative_prompt=action.negative_prompt, source=action.source, reason=action.reason)
+    return None
+
+
 def critic_unreachable(error: str) -> Stop:
     """The critic cannot be reached: stop now; the run resumes once it is back."""
     return Stop(Status.CRITIC_UNAVAILABLE, f"critic unreachable: {error}")
@@ -68,3 +86,30 @@ def after_critic_error(failures_in_a_row: int, error: str, cfg: PolicyConfig) ->
 
 def nothing_left() -> Stop:
     return Stop(Status.EXHAUSTED, "no untried action left at the current node")
+
+
+class Reentry(NamedTuple):
+    """Where a re-entered run goes: ``"critique"`` (the critiques it still owes) or ``"next"`` (the
+    next decision, or in chat the next question), and what changes in its state."""
+
+    to: Literal["critique", "next"]
+    update: dict[str, Any]
+
+
+def reentry(state: dict[str, Any], node: str | None) -> Reentry:
+    """A finished run opened again (a raised budget, the critic back, a person continuing from
+    ``node``): when the critic was the trouble, the critiques it still owes come first; otherwise
+    the next move, with a fresh plateau window, since what is left of the budget is for finding a
+    better image. A node to continue from must be a critiqued image of the run."""
+    update: dict[str, Any] = {}
+    if node:
+        tree = Tree(state["nodes"])
+        if node not in tree:
+            raise InputError(f"cannot continue from {node!r}: this run has no such node")
+        if not tree[node].critique:
+            raise InputError(f"cannot continue from {node!r}: it has no critique yet; pick an image the critic "
+                             "has judged")
+        update.update({"current": node, "below_best": 0, "new_nodes": []})
+    if status_of(state.get("status")) in CRITIC_TROUBLE and state.get("new_nodes") and not node:
+        return Reentry("critique", {**update, "critic_failures": 0})
+    return Reentry("next", {**update, "since_best": 0})

@@ -5,17 +5,19 @@
 - each node remembers the strength per kind that worked least badly there: down by
   ``strength_step`` when an edit broke what was right (drift), up when it changed too little;
 - an inpaint's strength follows from its prompt: a region primed with the colours the prompt names
-  is denoised at ``guided_inpaint_strength`` (high enough to draw the shape, low enough to keep the
-  colour and place); an unprimed region is repainted from noise at ``inpaint_strength``.
+  (its *guide*, read here from the prompt's words; the engine only lays it down) is denoised at
+  ``guided_inpaint_strength`` (high enough to draw the shape, low enough to keep the colour and
+  place); an unprimed region is repainted from noise at ``inpaint_strength``.
 Always clamped to [min_strength, max_strength] for img2img and variations, and never so low that
 the sampler runs no denoising step at all (diffusers runs int(steps x strength) of them).
 """
 from __future__ import annotations
 
 import math
+import re
 
 from agent.contracts import Action
-from tools.engine.guides import guide_from_prompt
+from tools.engine.guides import COLOUR_NAMES, SURROUNDINGS
 from agent.policy.config import PolicyConfig
 from agent.tree import TreeNode
 
@@ -68,7 +70,7 @@ def after_small_change(node: TreeNode, action: Action, change: float | None,
     Returns the node's strengths and what to add to the reason ("" when nothing changed)."""
     strengths = dict(node.strengths)
     measured = 1.0 if change is None else change
-    if action.kind in ("img2img", "variations") and measured < cfg.small_change:
+    if not action.fresh and action.kind in ("img2img", "variations") and measured < cfg.small_change:
         strengths[action.kind] = round((action.strength or cfg.variation_strength) + cfg.strength_step, 2)
         return strengths, f"; the image changed only {measured:.1%}, so the strength goes up"
     return strengths, ""
@@ -82,3 +84,41 @@ def for_person_vary(asked: float | None, cfg: PolicyConfig) -> float:
 def for_feedback(cfg: PolicyConfig) -> float:
     """A rebuild from a person's feedback: strong enough to carry the rewritten prompt."""
     return cfg.rebuild_strength
+
+
+# -- an inpaint's guide, from its prompt -----------------------------------------------------------
+# Blob side as a share of the region's side. A region is a grid cell or an object's box with a
+# margin around it; a blob much smaller than the object it stands for gets painted over as noise.
+SIZE_WORDS = {"small": 0.55, "tiny": 0.5, "little": 0.55, "large": 0.85, "big": 0.85, "huge": 0.9}
+DEFAULT_SIZE = 0.7
+_WORD = re.compile(r"[a-z]+")
+
+
+def guide_from_prompt(prompt: str, box: Region | None = None) -> dict | None:
+    """The guide an inpaint prompt implies, or None when it names no colour.
+
+    "a small red circle at top left, yellow background" -> the region is filled with the colour just
+    around it (the background, wherever an object is to be added or removed), and a red blob sized
+    for a small object sits in it. Colour words are the CSS names (mapped to the model's own palette
+    when it ships one); a colour followed by "background" names the background."""
+    words = _WORD.findall(prompt.lower())
+    colour = background = None
+    size = DEFAULT_SIZE
+    for i, w in enumerate(words):
+        if w in COLOUR_NAMES:
+            if i + 1 < len(words) and words[i + 1] in ("background", "backdrop"):
+                background = background or w
+            elif colour is None:
+                colour = w
+        elif w in SIZE_WORDS and colour is None:
+            size = SIZE_WORDS[w]
+    if colour is None and background is None:
+        return None
+    # The surroundings, not the named background: they are what the region must blend into, and a
+    # failing background is a global fix, never an inpaint.
+    guide: dict = {"size": size, "background": SURROUNDINGS}
+    if colour:
+        guide["colour"] = colour
+    if box is not None and colour:
+        guide["box"] = list(box.as_tuple())
+    return guide

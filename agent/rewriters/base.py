@@ -7,6 +7,20 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from agent.contracts import Critique, Defect, Requirement, Usage
+from tools.errors import SculptError, Unreachable
+
+
+class RewriterError(SculptError):
+    """The rewriter gave no usable prompt. Not fatal: the action goes ahead with the current prompt.
+    ``usage`` is what the attempts cost (charged to the run all the same)."""
+
+    def __init__(self, message: str, *, usage: Usage | None = None):
+        super().__init__(message)
+        self.usage = usage or Usage()
+
+
+class RewriterUnavailable(RewriterError, Unreachable):
+    """The rewriter's model could not be reached after its retries."""
 
 
 class Rewrite(BaseModel):
@@ -35,3 +49,9 @@ class Rewriter(ABC):
     def region_prompt(self, brief: str, checklist: list[Requirement], defect: Defect, critique: Critique | None,
                       current_prompt: str, image: Image.Image | None = None) -> Rewrite:
         """The prompt for inpainting a defect's region: what belongs there, and only that."""
+
+    def layout_prompt(self, brief: str, checklist: list[Requirement], layout: dict, current_prompt: str) -> Rewrite:
+        """A prompt that says where each object of a planned layout goes (agent/contracts.py
+        ``Action.layout``); ``prompt=None`` when this rewriter cannot say it (the node then rewrites
+        as usual)."""
+        return Rewrite(prompt=None, reason=f"the {self.name} rewriter does not write layouts")

@@ -1,6 +1,6 @@
 """Prompt rewriting by a language model over any OpenAI-compatible server (spec ``openai:<model>``).
 
-Same settings, transport and structured replies as the model critic. A rewrite that repeats a
+Same client as the model critic (:func:`agent.vlm.client.openai_client`). A rewrite that repeats a
 prompt already tried is sent back; if the model keeps repeating itself the rewriter answers with no
 prompt (no new idea, its cost still reported), and the agent goes on with a new seed instead.
 """
@@ -12,13 +12,12 @@ from typing import Any
 from PIL import Image
 
 from agent.contracts import Critique, Defect, Requirement, Usage
-from agent.critics.base import CriticError, CriticReplyError
-from agent.critics.openai_config import VLMSettings, load_settings, redact_url
-from agent.critics.structured import ChatRequest, StructuredClient
-from agent.critics.templates import brief_block, checklist_block, json_block, load_template
-from agent.critics.vlm_schema import RewriteReply
-from agent.critics.vlm_transport import ChatTransport
-from agent.rewriters.base import Rewrite, Rewriter
+from agent.rewriters.base import Rewrite, Rewriter, RewriterError, RewriterUnavailable
+from agent.vlm.client import describe_server, openai_client
+from agent.vlm.errors import ModelError, ModelReplyError, ModelUnavailable
+from agent.vlm.schema import RewriteReply
+from agent.vlm.structured import ChatRequest, StructuredClient
+from agent.vlm.templates import brief_block, checklist_block, json_block, load_template
 
 
 def normalise(prompt: str) -> str:
@@ -27,19 +26,19 @@ def normalise(prompt: str) -> str:
 
 
 class LLMRewriter(Rewriter):
-    def __init__(self, model: str, settings: VLMSettings):
-        self.settings = settings
-        self.transport = ChatTransport(model, settings)
-        self.client = StructuredClient(self.transport, settings)
+    def __init__(self, client: StructuredClient):
+        self.client = client
+        self.settings = client.settings
+        self.transport = client.transport
         self.model = self.transport.model
         self.name = f"openai:{self.model}"
-        self.vision = settings.rewrite_vision
+        self.vision = self.settings.rewrite_vision
         self.wants_image = self.vision
         # Everything this rewriter's calls cost, including attempts that ended in None.
         self.spent = Usage()
 
     def __repr__(self) -> str:
-        return f"LLMRewriter(model={self.model!r}, base_url={redact_url(self.transport.url)!r})"
+        return f"LLMRewriter(model={self.model!r}, base_url={describe_server(self.client)!r})"
 
     def _images(self, image: Image.Image | None) -> list[Image.Image]:
         return [image] if self.vision and image is not None else []
@@ -69,12 +68,12 @@ class LLMRewriter(Rewriter):
         request = ChatRequest(system, user, self._images(image), labels=["The current image:"])
         try:
             answer = self.client.ask(request, RewriteReply, validate)
-        except CriticError as exc:
+        except ModelError as exc:
             self.spent += exc.usage
-            if isinstance(exc, CriticReplyError) and repeated[0]:
+            if isinstance(exc, ModelReplyError) and repeated[0]:
                 return Rewrite(prompt=None, reason="the model only repeated prompts already tried",
                                usage=exc.usage, prompt_version=template.id)
-            raise
+            raise rewriter_error(exc) from None
         self.spent += answer.usage
         reply = answer.value
         return Rewrite(prompt=reply.prompt.strip(), negative_prompt=reply.negative_prompt or None,
@@ -93,15 +92,20 @@ class LLMRewriter(Rewriter):
         request = ChatRequest(system, user, self._images(image), labels=["The current image:"])
         try:
             answer = self.client.ask(request, RewriteReply)
-        except CriticError as exc:
+        except ModelError as exc:
             self.spent += exc.usage
-            raise
+            raise rewriter_error(exc) from None
         self.spent += answer.usage
         reply = answer.value
         return Rewrite(prompt=reply.prompt.strip(), negative_prompt=reply.negative_prompt or None,
                        reason=reply.reason, usage=answer.usage, prompt_version=template.id)
 
 
+def rewriter_error(exc: ModelError) -> RewriterError:
+    kind = RewriterUnavailable if isinstance(exc, ModelUnavailable) else RewriterError
+    return kind(str(exc), usage=exc.usage)
+
+
 def make_llm_rewriter(model: str, *, base_url: str | None = None, **options: Any) -> LLMRewriter:
     """The rewriter for spec ``openai:<model>``; options are the model critic's settings."""
-    return LLMRewriter(model, load_settings(base_url=base_url, **options))
+    return LLMRewriter(openai_client(model, base_url=base_url, **options))

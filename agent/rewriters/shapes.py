@@ -113,5 +113,25 @@ class RulesRewriter(Rewriter):
         return Rewrite(prompt=phrase + background, reason=f"draw {g.noun()} in the region")
 
 
+    def layout_prompt(self, brief: str, checklist: list[Requirement], layout: dict, current_prompt: str) -> Rewrite:
+        """The brief with each object's planned cell stated ('at bottom left'): the shapes model was
+        trained on briefs that say where things are. A group whose objects are planned in different
+        cells keeps its own wording."""
+        try:
+            parsed = parse_brief(brief)
+        except BriefError:
+            return super().layout_prompt(brief, checklist, layout, current_prompt)
+        cells: dict[int, set[str]] = {}
+        for blob in layout.get("blobs", []):
+            x0, y0, x1, y1 = blob["box"]
+            cells.setdefault(int(str(blob["group"])[1:]), set()).add(cell_of((x0 + x1) / 2, (y0 + y1) / 2))
+        groups = [g if g.position or len(cells.get(i, ())) != 1 else g.model_copy(update={"position": next(iter(cells[i]))})
+                  for i, g in enumerate(parsed.groups)]
+        text = Brief(groups=groups, links=parsed.links, background=parsed.background).text()
+        if text == parsed.text():
+            return Rewrite(prompt=None, reason="the layout adds nothing the brief does not say")
+        return Rewrite(prompt=text, reason="where each object goes, said in the prompt")
+
+
 def make_rules_rewriter(arg: str = "", **_) -> RulesRewriter:
     return RulesRewriter()

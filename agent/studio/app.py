@@ -11,7 +11,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from agent.policy.config import PolicyConfig
 from agent.settings import SculptSettings
+from agent.studio.controls import TITLES
+from agent.studio.fields import FIELDS, STRENGTH_LABEL
 from agent.studio.files import RunsFolder
 from agent.studio.handlers import Handlers
 from agent.studio.jobs import RunPool
@@ -24,41 +27,51 @@ SET_URL = """(run) => { const u = new URL(window.location.href);
 QUIET = {"show_progress": "hidden", "queue": True}
 
 
+def _number(label: str, value, elem_id: str, **kw):
+    """A number and the note under it that says why the spec refused its value (agent/studio/fields.py)."""
+    with gr.Column(min_width=90):
+        field = gr.Number(label=label, value=value, elem_id=elem_id, **kw)
+        note = gr.Markdown(elem_classes=["note"], elem_id=f"{elem_id}-note")
+    return field, note
+
+
 def build_ui(defaults: SculptSettings) -> SimpleNamespace:
     ui = SimpleNamespace()
     ui.run_id = gr.Textbox(visible="hidden", elem_id="run-id")
+    ui.why = gr.Textbox(visible="hidden", elem_id="why")  # each control's reason for being disabled
     ui.q_step, ui.var_ids, ui.picked, ui.selected = gr.State(None), gr.State([]), gr.State(None), gr.State(None)
     ui.painting = gr.State(False)  # the region editor is open
-    with gr.Sidebar(label="runs and settings", open=True, width=330):
+    f = FIELDS
+    with gr.Sidebar(label="runs and settings", open=True, width=340):
         gr.Markdown("### Runs")
         ui.runs = gr.Dropdown(label="open an earlier run", choices=[], elem_id="runs", interactive=True)
-        with gr.Row():
-            ui.refresh = gr.Button("Refresh list", size="sm")
-            ui.new = gr.Button("New run", size="sm", elem_id="new-run")
-        ui.runs_note = gr.Markdown(elem_classes=["note"])
+        ui.new = gr.Button("New run", size="sm", elem_id="new-run")
+        ui.runs_note = gr.Markdown(elem_classes=["note"], elem_id="runs-note")
         gr.Markdown("### Next run")
         ui.upload = gr.File(label="start from your own image (PNG, JPEG, WebP)", file_types=[".png", ".jpg", ".jpeg",
                                                                                           ".webp"],
                             elem_id="upload")
         ui.upload_note = gr.Markdown(elem_classes=["note"], elem_id="upload-note")
+        with gr.Row(visible=False) as ui.upload_ask:  # an upload while a run is open: what is it for?
+            ui.up_new = gr.Button("New run from my image", size="sm", elem_id="upload-new")
+            ui.up_keep = gr.Button("Keep editing this run", size="sm", elem_id="upload-keep")
+        ui.fresh = gr.Checkbox(label="let the agent start over with fresh images (without this, every image "
+                                     "descends from your picture)", value=False, elem_id="fresh")
         ui.upload_preview = gr.Image(label="your image", interactive=False, height=140, visible=True,
                                      elem_id="upload-preview", buttons=[])
         with gr.Row():
-            ui.images = gr.Number(label="images", value=defaults.budget, precision=0, minimum=1, elem_id="budget")
-            ui.seconds = gr.Number(label="seconds (0: none)", value=defaults.max_seconds, minimum=0)
-            ui.usd = gr.Number(label="dollars (0: none)", value=defaults.max_usd, minimum=0)
+            ui.images, ui.images_note = _number(f["budget"].label, defaults.budget, "budget", precision=0)
+            ui.seconds, ui.seconds_note = _number(f["max_seconds"].label, defaults.max_seconds or 0, "seconds")
+        with gr.Row():
+            ui.usd, ui.usd_note = _number(f["max_usd"].label, defaults.max_usd or 0, "usd")
+            ui.seed, ui.seed_note = _number(f["seed"].label, 0, "seed", precision=0)
+        ui.steps, ui.steps_note = _number(f["steps"].label, defaults.steps or 0, "steps", precision=0)
         ui.critic = gr.Textbox(label="critic", value=defaults.critic, elem_id="critic")
         ui.critic_url = gr.Textbox(label="critic server (OpenAI-compatible; key from the environment)",
                                    value=defaults.critic_base_url or "", elem_id="critic-url")
         ui.model = gr.Textbox(label="model", value=defaults.model, elem_id="model")
-        with gr.Row():
-            ui.seed = gr.Number(label="seed", value=0, precision=0, minimum=0, elem_id="seed")
-            # 0 stands for "the model's own" (the shapes model's 20, Flux schnell's 4, ...), as 0 seconds
-            # stands for "no limit": a blank field would reach Gradio as 0 and fail a minimum of 1.
-            ui.steps = gr.Number(label="steps (0: the model's own)", value=defaults.steps or 0, precision=0,
-                                 minimum=0, elem_id="steps")
-        ui.apply = gr.Button("Apply images and critic to the open run", size="sm")
-        ui.settings_note = gr.Markdown(elem_classes=["note"])
+        ui.apply = gr.Button("Apply images and critic to the open run", size="sm", elem_id="apply")
+        ui.settings_note = gr.Markdown(elem_classes=["note"], elem_id="settings-note")
     gr.Markdown("## sculpt studio", elem_id="title")
     ui.status = gr.Markdown(elem_id="status")
     with gr.Row(equal_height=False):
@@ -71,11 +84,16 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
                 ui.send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
             ui.msg_note = gr.Markdown(elem_classes=["note"], elem_id="msg-note")
             with gr.Row():
-                ui.accept = gr.Button("Accept", variant="primary", elem_id="accept", interactive=False, min_width=90, size="md")
-                ui.step = gr.Button("One step", elem_id="step", interactive=False, min_width=90, size="md")
-                ui.auto = gr.Button("Autopilot ▶", elem_id="auto", interactive=False, min_width=90, size="md")
-                ui.halt = gr.Button("Stop ■", variant="stop", elem_id="halt", interactive=False, min_width=90, size="md")
-                ui.stop = gr.Button("End run", elem_id="stop", interactive=False, min_width=90, size="md")
+                button = {"interactive": False, "min_width": 60, "size": "sm"}
+                ui.accept = gr.Button("Accept", variant="primary", elem_id="accept", **button)
+                ui.step = gr.Button("One step", elem_id="step", **button)
+                ui.auto = gr.Button("Autopilot ▶", elem_id="auto", **{**button, "min_width": 100})
+                ui.halt = gr.Button("Stop ■", variant="stop", elem_id="halt", **button)
+                ui.cancel = gr.Button("Cancel ✕", variant="stop", elem_id="cancel", **button)
+                ui.stop = gr.Button("End run", elem_id="stop", **button)
+            with gr.Row(visible=False) as ui.amend_row:  # after an edit lost a requirement: the person's call
+                ui.keep_change = gr.Button("Keep my change", variant="primary", elem_id="keep-change")
+                ui.keep_brief = gr.Button("Keep the brief", elem_id="keep-brief")
             ui.answer_note = gr.Markdown(elem_classes=["note"], elem_id="answer-note")
         with gr.Column(scale=2):
             ui.image = gr.Image(label="current image", interactive=False, height=300, elem_id="current",
@@ -84,14 +102,16 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
             with gr.Row():
                 ui.dl_current = gr.DownloadButton("Download this image", size="sm", elem_id="dl-current",
                                                   interactive=False)
-                ui.dl_best = gr.DownloadButton("Download the best image", size="sm", elem_id="dl-best",
+                ui.dl_best = gr.DownloadButton("Download the answer", size="sm", elem_id="dl-best",
                                                interactive=False)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Group():
                 with gr.Row():
-                    ui.strength = gr.Slider(0.05, 1.0, value=0.35, step=0.05, label="variation strength",
-                                            elem_id="strength", scale=3)
+                    with gr.Column(scale=3):
+                        ui.strength = gr.Number(value=PolicyConfig().variation_strength, label=STRENGTH_LABEL,
+                                                elem_id="strength", step=0.05)
+                        ui.strength_note = gr.Markdown(elem_classes=["note"], elem_id="strength-note")
                     ui.vary = gr.Button("Make variations", scale=1, elem_id="vary", interactive=False)
                 ui.gallery = gr.Gallery(label="variations: click one, then pick it", columns=4, height=200,
                                         allow_preview=False, elem_id="variations", visible=False, object_fit="contain")
@@ -111,8 +131,8 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
     ui.tree = gr.HTML(js_on_load=TREE_JS, elem_id="tree")
     ui.tree_note = gr.Markdown(elem_id="tree-note")
     with gr.Row():
-        ui.branch = gr.Button("Go on from the selected image", elem_id="branch")
-        ui.dl_node = gr.DownloadButton("Download the selected image", elem_id="dl-node")
+        ui.branch = gr.Button("Go on from the selected image", elem_id="branch", interactive=False)
+        ui.dl_node = gr.DownloadButton("Download the selected image", elem_id="dl-node", interactive=False)
     with gr.Row():
         ui.cmp_a = gr.Dropdown(label="compare", choices=[], elem_id="cmp-a")
         ui.cmp_b = gr.Dropdown(label="with", choices=[], elem_id="cmp-b")
@@ -120,19 +140,21 @@ def build_ui(defaults: SculptSettings) -> SimpleNamespace:
     return ui
 
 
-def build_app(runs_dir: str | Path, defaults: SculptSettings, *, engine=None) -> gr.Blocks:
+def build_app(runs_dir: str | Path, defaults: SculptSettings, *, engine=None, previews: bool = True) -> gr.Blocks:
     folder = RunsFolder(runs_dir)
-    pool = RunPool(folder, engine=engine)
+    pool = RunPool(folder, engine=engine, previews=previews)
     with gr.Blocks(title="sculpt studio", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         ui = build_ui(defaults)
         h = Handlers(ui, folder, pool, defaults)
-        outs = [ui.run_id, ui.q_step, ui.var_ids, ui.picked, ui.selected, ui.runs_note, ui.upload,
-                ui.upload_preview, ui.upload_note, ui.settings_note, ui.status, ui.chat, ui.msg, ui.msg_note,
-                ui.accept, ui.step, ui.auto, ui.halt, ui.stop, ui.answer_note, ui.image, ui.checklist,
-                ui.dl_current, ui.dl_best, ui.vary, ui.gallery, ui.pick, ui.vary_note, ui.editor, ui.region_box,
-                ui.region, ui.region_note, ui.tree, ui.tree_note, ui.branch, ui.dl_node, ui.cmp_a, ui.cmp_b,
-                ui.compare, ui.painting, ui.images, ui.critic]
-        settings = [ui.upload, ui.images, ui.seconds, ui.usd, ui.critic, ui.critic_url, ui.model, ui.seed, ui.steps]
+        outs = [ui.run_id, ui.why, ui.q_step, ui.var_ids, ui.picked, ui.selected, ui.runs, ui.runs_note, ui.upload,
+                ui.upload_preview, ui.upload_note, ui.upload_ask, ui.fresh, ui.settings_note, ui.status, ui.chat,
+                ui.msg, ui.msg_note, ui.accept, ui.step, ui.auto, ui.halt, ui.cancel, ui.stop, ui.amend_row,
+                ui.answer_note, ui.image, ui.checklist, ui.dl_current, ui.dl_best, ui.vary, ui.strength_note,
+                ui.gallery, ui.pick, ui.vary_note, ui.editor, ui.region_box, ui.region, ui.region_note, ui.tree,
+                ui.tree_note, ui.branch, ui.dl_node, ui.cmp_a, ui.cmp_b, ui.compare, ui.painting, ui.images,
+                ui.critic, *h.field_notes.values()]
+        fields = [ui.images, ui.seconds, ui.usd, ui.seed, ui.steps]
+        settings = [ui.upload, ui.fresh, *fields, ui.critic, ui.critic_url, ui.model]
         # Actions that may start the agent: one event each, which answers at once and then streams the
         # page until the run rests (the engine gate, not Gradio's concurrency limit, takes turns).
         acting = {"outputs": outs, "concurrency_limit": None, **QUIET}
@@ -141,28 +163,38 @@ def build_app(runs_dir: str | Path, defaults: SculptSettings, *, engine=None) ->
             event(h.then_follow(fn), [ui.painting, *inputs], **acting)
 
         ui.run_id.change(None, [ui.run_id], None, js=SET_URL)
-        demo.load(h.load, None, **acting).then(h.runs_list, None, ui.runs, **QUIET)
+        ui.why.change(None, [ui.why], None, js=TITLES)
+        demo.load(h.load, None, **acting)
         for ev in (ui.send.click, ui.msg.submit):
             wire(ev, h.send, [ui.msg, ui.run_id, ui.q_step, *settings])
         for button, kind in ((ui.accept, "accept"), (ui.step, "continue"), (ui.stop, "stop")):
             wire(button.click, h.answer(kind), [ui.run_id, ui.q_step])
+        wire(ui.keep_change.click, h.amend("change"), [ui.run_id, ui.q_step])
+        wire(ui.keep_brief.click, h.amend("brief"), [ui.run_id, ui.q_step])
         wire(ui.auto.click, h.autopilot, [ui.run_id, ui.q_step])
         ui.halt.click(h.halt, [ui.run_id], outs, **QUIET)
+        ui.cancel.click(h.cancel, [ui.run_id], outs, **QUIET)
         wire(ui.vary.click, h.vary, [ui.run_id, ui.q_step, ui.strength])
         ui.gallery.select(h.choose, [ui.var_ids], [ui.picked, ui.pick], **QUIET)
         wire(ui.pick.click, h.pick, [ui.run_id, ui.q_step, ui.picked])
         wire(ui.region.click, h.region, [ui.run_id, ui.q_step, ui.editor, ui.region_box, ui.region_prompt])
         wire(ui.branch.click, h.branch, [ui.run_id, ui.q_step, ui.selected])
         ui.region_tool.expand(h.paint, [ui.run_id], [ui.painting, ui.editor], **QUIET)
+        ui.region_tool.expand(None, [ui.why], None, js=TITLES)  # its button's reason, now that it is drawn
         ui.region_tool.collapse(lambda: False, None, ui.painting, **QUIET)
         ui.tree.select(h.select_node, [ui.run_id], outs, **QUIET)
         for dd in (ui.cmp_a, ui.cmp_b):
             dd.input(h.compare, [ui.run_id, ui.cmp_a, ui.cmp_b], ui.compare, **QUIET)
-        ui.refresh.click(h.runs_list, None, ui.runs, **QUIET)
-        wire(ui.runs.input, h.open_run, [ui.runs])
+        ui.runs.focus(h.runs_list, None, ui.runs, **QUIET)  # the list is as fresh as the folder when opened
+        wire(ui.runs.input, h.open_from_list, [ui.runs])
         ui.new.click(h.new_run, None, outs, **QUIET)
-        ui.upload.upload(h.upload, [ui.upload], outs, **QUIET)
-        ui.upload.clear(h.upload, [ui.upload], outs, **QUIET)
+        ui.upload.upload(h.upload, [ui.upload, ui.run_id], outs, **QUIET)
+        ui.upload.clear(h.upload, [ui.upload, ui.run_id], outs, **QUIET)
+        ui.up_new.click(h.upload_new_run, [ui.upload], outs, **QUIET)
+        ui.up_keep.click(h.upload_set_aside, [ui.run_id], outs, **QUIET)
+        for field in fields:  # each number checked as it is left, by the spec (fields.py)
+            field.blur(h.check_fields, fields, list(h.field_notes.values()), **QUIET)
+        ui.strength.blur(h.check_strength, [ui.run_id, ui.strength], ui.strength_note, **QUIET)
         ui.apply.click(h.apply, [ui.run_id, ui.images, ui.critic, ui.critic_url], outs, **QUIET)
     demo.studio_pool, demo.studio_handlers = pool, h  # for the server's shutdown, and tests
     return demo

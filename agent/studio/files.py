@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from agent.store import RUN_FILE
+from agent.run_files import RUN_FILE, RunFolder
 from tools.errors import InputError
 
 STUDIO_DIR = ".studio"  # inside the runs folder: Gradio's uploads and the downloads it hands out
@@ -80,13 +80,11 @@ class RunsFolder:
             if not d.is_dir() or d.name.startswith(".") or not (d / RUN_FILE).is_file():
                 continue
             try:
-                info = json.loads((d / RUN_FILE).read_text())
-                tree = json.loads((d / "tree.json").read_text()) if (d / "tree.json").is_file() else {}
-            except (OSError, json.JSONDecodeError):
+                run = RunFolder.read(d, events=False)
+            except InputError:
                 continue
-            spec = info.get("spec") or {}
-            out.append(RunEntry(run_id=d.name, brief=spec.get("brief") or "?", status=tree.get("status") or "new",
-                                created=info.get("created", ""), mode=spec.get("mode", "auto")))
+            out.append(RunEntry(run_id=d.name, brief=run.spec.brief, status=run.state.status or "new",
+                                created=run.info.created, mode=run.spec.mode))
         return sorted(out, key=lambda e: e.created, reverse=True)
 
     # -- downloads ---------------------------------------------------------------------------------
@@ -133,9 +131,9 @@ class RunsFolder:
                 im.load()  # decode every byte: a truncated or corrupt file fails here, not in a run
         except InputError:
             raise
-        except Exception as exc:  # PIL raises many types for a file that is not an image
-            raise InputError(f"{p.name} is not a readable image ({type(exc).__name__}); upload a PNG, JPEG "
-                             "or WebP file") from None
+        except Exception:  # PIL raises many types for a file that is not an image; the person needs one message
+            raise InputError(f"{p.name} is not a readable image (it may be cut short or not an image at all); "
+                             "upload a PNG, JPEG or WebP file") from None
         return p
 
 

@@ -4,27 +4,34 @@ One engine serves the whole server, so image-making steps take turns at one gate
 served: a GPU never runs two at once, and tabs with different runs interleave step by step. Each
 advance is a :class:`Job` on its own thread that records the run's events as they are written; a
 page follows a job (and a reloaded page follows it again) without owning it. The studio is a
-surface over the run lifecycle: a job calls ``Run.stream(answer)`` and nothing else.
+surface over the run lifecycle: a job calls ``Run.stream(answer)`` and nothing else, with a step
+hook on the run's context while it runs: previews of the image being made (written under
+``.studio/previews``), and the Cancel that stops it within one denoising step.
 """
 from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections import OrderedDict, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent.critics.base import CriticError
-from agent.lifecycle import ERROR_LOG, Run, run_id_for
-from agent.locks import Lock, run_folder_lock
+from agent.errorlog import log_bug
+from agent.lifecycle import Run, run_id_for
 from agent.results import RunResult
 from agent.spec import RunSpec
 from agent.studio.files import RunsFolder
+from tools.engine.preview import StepHook
 from tools.errors import SculptError
 
 CONTINUE = {"action": "continue"}
+HOLDER = "sculpt studio"  # who the run folder's lock names while the studio advances a run
+
+
+KEEP_PREVIEWS = 3  # preview files kept per run: the page may still be loading the one before the last
 
 
 def message_of(exc: BaseException) -> str:
@@ -33,7 +40,14 @@ def message_of(exc: BaseException) -> str:
         return f"the critic failed: {exc}"
     if isinstance(exc, SculptError):
         return str(exc)
-    return f"{type(exc).__name__}: {exc} — a bug in sculpt studio; the run folder is kept"
+    return f"something went wrong that should not ({exc}) — a bug in sculpt studio; the run folder is kept"
+
+
+def needs_person(question: dict | None) -> bool:
+    """A question only the person can answer: the autopilot stops there (an error, a change to the
+    brief their edit would make, an image offered over their pick, an image they cancelled)."""
+    q = question or {}
+    return bool(q.get("error") or q.get("amend") or q.get("offer") or q.get("cancelled"))
 
 
 class EngineGate:
@@ -70,11 +84,19 @@ class OpenRun:
 class Job:
     """One advance of a run (or many, on autopilot) on a background thread."""
 
-    def __init__(self, entry: OpenRun, gate: EngineGate, answer: Any, autopilot: bool, where: Any = None):
+    def __init__(self, entry: OpenRun, gate: EngineGate, answer: Any, autopilot: bool, where: Any = None,
+                 previews: Path | None = None):
         self.entry, self.gate, self.answer, self.autopilot = entry, gate, answer, autopilot
         self.events: list[dict] = []
         self.done = False
         self.stop_requested = False
+        self.cancelled = False
+        self.previews = previews  # where previews are written (None: no previews)
+        self.preview: tuple[str, int, int] | None = None  # the latest: (file, step, steps)
+        self._shown: list[Path] = []
+        self.hook = StepHook(on_preview=self._on_preview if previews else None)
+        self.changes = 0  # events and previews so far: what a follower waits on
+        self.brief: str | None = None  # the brief a new run's first job plans (kept for the page if refused)
         self.shown = False  # a page has shown where it ended
         self.where = where  # the control whose note shows this job's error
         self.error: str | None = None
@@ -90,43 +112,70 @@ class Job:
         """Autopilot stops answering after the current image; the run waits at its next question."""
         self.stop_requested = True
 
+    def cancel(self) -> None:
+        """Stop the image being made within one denoising step (nothing half-made is kept), and the
+        autopilot with it; the run waits at its question where it stood."""
+        self.cancelled = self.stop_requested = True
+        self.hook.cancel()
+
     def _push(self, event: dict) -> None:
         with self._cond:
             self.events.append(event)
+            self.preview = None  # a new step: the next preview, or the image itself
+            self.changes += 1
+            self._cond.notify_all()
+
+    def _on_preview(self, image, step: int, steps: int) -> None:
+        """Called on the engine's thread: the preview goes to a file the page can show (by path, so the
+        page's image component serves it like any run image)."""
+        self.previews.mkdir(parents=True, exist_ok=True)
+        path = self.previews / f"{time.monotonic_ns()}.png"
+        image.save(path, format="PNG", compress_level=1)
+        self._shown.append(path)
+        while len(self._shown) > KEEP_PREVIEWS:
+            self._shown.pop(0).unlink(missing_ok=True)
+        with self._cond:
+            self.preview = (str(path), step, steps)
+            self.changes += 1
             self._cond.notify_all()
 
     def _work(self) -> None:
         answer = self.answer
         try:
-            # The folder's lock while the job advances the run (not while a page only looks at it):
+            # The run holds its folder's lock while it advances (not while a page only looks at it):
             # a batch worker or a `sculpt resume` in a terminal and the studio never advance it at once.
-            with self.entry.lock, Lock(run_folder_lock(self.entry.run.store.root), what="sculpt studio"):
-                while True:
-                    with self.gate.turn(self):
-                        for event in self.entry.run.stream(answer):
-                            self._push(event)
-                        res = self.entry.run.result()
-                    self.result = res
-                    q = res.question or {}
-                    if not (self.autopilot and res.waiting and not q.get("error") and not self.stop_requested):
-                        break
-                    answer = CONTINUE
+            with self.entry.lock:
+                ctx = self.entry.run.ctx
+                ctx.step_hook = self.hook
+                try:
+                    while True:
+                        with self.gate.turn(self):
+                            for event in self.entry.run.stream(answer):
+                                self._push(event)
+                            res = self.entry.run.result()
+                        self.result = res
+                        if not (self.autopilot and res.waiting and not needs_person(res.question)
+                                and not self.stop_requested):
+                            break
+                        answer = CONTINUE
+                finally:
+                    ctx.step_hook = None
         except Exception as exc:  # shown in the page; the run folder keeps what was finished
             self.error = message_of(exc)
             if not isinstance(exc, SculptError):  # a bug here: the traceback goes where the run's go
-                with (self.entry.run.store.root / ERROR_LOG).open("a") as f:
-                    f.write("".join(traceback.format_exception(exc)))
+                log_bug(exc, self.entry.run.store.root)
         finally:
             with self._cond:
                 self.done = True
                 self._cond.notify_all()
 
-    def follow(self, since: int, timeout: float) -> tuple[list[dict], bool]:
-        """Events after the first ``since``, waiting up to ``timeout`` for one; and whether it is done."""
+    def follow(self, seen: int, timeout: float) -> tuple[int, bool]:
+        """Wait up to ``timeout`` for a change after the first ``seen`` (an event or a preview); the
+        changes so far, and whether the job is done."""
         with self._cond:
-            if len(self.events) <= since and not self.done:
+            if self.changes <= seen and not self.done:
                 self._cond.wait(timeout)
-            return self.events[since:], self.done
+            return self.changes, self.done
 
     def wait_done(self, timeout: float) -> bool:
         """Sleep up to ``timeout``, waking early if the job ends; whether it has ended."""
@@ -144,8 +193,8 @@ class Job:
 class RunPool:
     """The runs this server has open (a few, most recent kept), their jobs, and the one gate."""
 
-    def __init__(self, folder: RunsFolder, keep: int = 8, engine=None):
-        self.folder, self.keep, self.engine = folder, keep, engine
+    def __init__(self, folder: RunsFolder, keep: int = 8, engine=None, previews: bool = True):
+        self.folder, self.keep, self.engine, self.previews = folder, keep, engine, previews
         self.gate = EngineGate()
         self._runs: OrderedDict[str, OpenRun] = OrderedDict()
         self._jobs: dict[str, Job] = {}
@@ -160,7 +209,7 @@ class RunPool:
             n = 2
             while (self.folder.root / run_id).exists():
                 run_id, n = f"{base}-{n}", n + 1
-            run = Run.start(spec, self.folder.root, engine=self.engine, run_id=run_id)
+            run = Run.start(spec, self.folder.root, engine=self.engine, run_id=run_id, holder=HOLDER)
         with self._lock:
             self._remember(run_id, OpenRun(run))
         return run_id
@@ -170,7 +219,7 @@ class RunPool:
             if run_id in self._runs:
                 self._runs.move_to_end(run_id)
                 return self._runs[run_id]
-        run = Run.open(self.folder.run_dir(run_id), engine=self.engine)
+        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, holder=HOLDER)
         with self._lock:
             known = self._runs.get(run_id)
             if known is None:
@@ -186,7 +235,7 @@ class RunPool:
         if old:
             with old.lock:
                 old.run.close()
-        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, **changes)
+        run = Run.open(self.folder.run_dir(run_id), engine=self.engine, holder=HOLDER, **changes)
         with self._lock:
             self._remember(run_id, OpenRun(run))
 
@@ -217,10 +266,17 @@ class RunPool:
 
     def submit(self, run_id: str, answer: Any, autopilot: bool = False, where: Any = None) -> Job:
         entry = self.get(run_id)
+        previews = self.folder.studio / "previews" / run_id if self.previews else None
         with self._lock:
             self.refuse_if_busy(run_id)
-            job = self._jobs[run_id] = Job(entry, self.gate, answer, autopilot, where)
+            job = self._jobs[run_id] = Job(entry, self.gate, answer, autopilot, where, previews)
         return job.start()
+
+    def check_answer(self, run_id: str, answer: Any) -> None:
+        """Refuse, before a job starts, an answer the run cannot take now (agent/lifecycle)."""
+        entry = self.get(run_id)
+        with entry.lock:
+            entry.run.check_answer(answer)
 
     def question(self, run_id: str) -> tuple[dict | None, int | None]:
         """The question the run waits on and the step it was asked at (None while a job runs)."""

@@ -56,7 +56,8 @@ def host_warning(host: str, auth: tuple[str, str] | None, share: bool) -> str | 
 
 
 def launch(runs_dir: str | Path, defaults, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-           share: bool = False, block: bool = True, engine=None, quiet: bool = False, warm: bool = True):
+           share: bool = False, block: bool = True, engine=None, quiet: bool = False, warm: bool = True,
+           previews: bool = True):
     """Build the studio and serve it. Returns (demo, local url); with ``block`` it serves until stopped."""
     root = prepare_environment(runs_dir)
     import gradio as gr
@@ -71,7 +72,7 @@ def launch(runs_dir: str | Path, defaults, *, host: str = "127.0.0.1", port: int
 
         load_engine(run_spec(defaults, "-"))
     gr.set_static_paths([str(root)])  # run images are served where they are, not copied
-    demo = build_app(root, defaults, engine=engine)
+    demo = build_app(root, defaults, engine=engine, previews=previews)
     demo.queue(default_concurrency_limit=4)
     try:
         _, url, _ = demo.launch(

@@ -40,6 +40,8 @@ table.checklist td.evidence { color: var(--sc-muted); font-size: 12px; }
 .badge { display: inline-block; padding: 0 6px; margin: 2px 2px 0 0; border-radius: 8px; font-size: 11px; background: #eaeef2; color: #1f2328; }
 .badge.progress, .badge.fresh { background: #dafbe1; } .badge.drift { background: #ffebe9; }
 .badge.no-progress { background: #fff8c5; } .badge.backtrack { background: #ddf4ff; } .badge.bestmark { background: #fff1c2; }
+.badge.amended { background: #fbefff; } .muted.stale { font-size: 12px; margin: 0 0 4px 0; }
+.note .muted { color: var(--sc-muted); font-size: 12px; }
 .compare { display: flex; gap: 16px; }
 .compare .cmp-col { flex: 1; min-width: 0; }
 .compare .cmp-col img { width: 100%; max-width: 320px; border-radius: 6px; }

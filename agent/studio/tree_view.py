@@ -6,8 +6,11 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
+from agent.policy import belief
 from agent.report import edge_label
-from agent.studio.views import Snapshot, checklist_html
+from agent.events import BacktrackEvent
+from agent.run_files import RunFolder
+from agent.studio.views import checklist_html, words_of
 from agent.tree import ROOT, Tree
 
 # Sent to the page once: clicks anywhere on a card select its node (event delegation, so it keeps
@@ -25,13 +28,14 @@ def file_url(path: str) -> str:
     return "gradio_api/file=" + quote(path)
 
 
-def _backtracked(snap: Snapshot) -> dict[str, str]:
+def _backtracked(snap: RunFolder) -> dict[str, str]:
     """node -> where the agent went back to from it."""
-    return {e["away_from"]: e["to"] for e in snap.events if e.get("node") == "backtrack" and e.get("away_from")}
+    return {e.away_from: e.to for e in snap.events if isinstance(e, BacktrackEvent) and e.away_from}
 
 
-def _card(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
+def _card(snap: RunFolder, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
     node = tree[node_id]
+    words = marks["words"]
     classes = ["card"]
     if node_id in best_path:
         classes.append("best")
@@ -47,55 +51,63 @@ def _card(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: 
             for r in (node.action.regions if node.action else []))
         thumb = (f"<div class='thumb'><img src='{file_url(snap.image(node.image))}' alt='{node_id}' "
                  f"loading='lazy'>{regions}</div>")
-    score = f"{node.score:.2f}" if node.score >= 0 else "—"
+    score = f"{belief.score(node):.2f}" if belief.score(node) >= 0 else "—"
     badges = ""
     if node.outcome:
-        badges += f"<span class='badge {node.outcome}'>{node.outcome}</span>"
+        badges += f"<span class='badge {node.outcome}'>{html.escape(words.outcome(node.outcome))}</span>"
     if node_id in marks.get("backtracked", {}):
         badges += f"<span class='badge backtrack'>↩ {marks['backtracked'][node_id]}</span>"
-    if node_id == marks.get("best"):
+    if node_id == marks.get("picked"):
+        badges += "<span class='badge bestmark pick'>★ your pick</span>"
+    elif node_id == marks.get("best"):
         badges += "<span class='badge bestmark'>★ best</span>"
-    title = html.escape((node.action.reason if node.action else "") or "")
+    if node.amendment:
+        badges += "<span class='badge amended'>brief changed</span>"
+    title = html.escape(marks["words"].reason(node.action.reason if node.action else ""))
     return (f"<div class='{' '.join(classes)}' data-node='{node_id}' title='{title}'>{thumb}"
             f"<div class='meta'><b>{node_id}</b> · {score}<div class='edge'>{html.escape(edge_label(node))}</div>"
             f"{badges}</div></div>")
 
 
-def _branch(snap: Snapshot, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
+def _branch(snap: RunFolder, tree: Tree, node_id: str, best_path: set[str], marks: dict) -> str:
     kids = tree.children(node_id)
     inner = "".join(_branch(snap, tree, k, best_path, marks) for k in kids)
     cls = " class='onbest'" if node_id in best_path else ""
     return f"<li{cls}>{_card(snap, tree, node_id, best_path, marks)}" + (f"<ul>{inner}</ul>" if inner else "") + "</li>"
 
 
-def tree_html(snap: Snapshot | None, current: str | None = None, selected: str | None = None) -> str:
-    if snap is None or not snap.tree.get("nodes"):
+def tree_html(snap: RunFolder | None, current: str | None = None, selected: str | None = None) -> str:
+    if snap is None or not snap.state.nodes:
         return "<div class='studio-tree empty'>The tree of images appears here.</div>"
     tree = snap.nodes
-    best = snap.tree.get("best")
-    marks = {"current": current, "selected": selected, "best": best, "backtracked": _backtracked(snap)}
+    best = snap.state.best
+    marks = {"current": current, "selected": selected, "best": best, "backtracked": _backtracked(snap),
+             "picked": snap.state.picked, "words": words_of(snap)}
     best_path = set(tree.path_to(best)) if best and best in tree else set()
     return f"<div class='studio-tree'><ul>{_branch(snap, tree, ROOT, best_path, marks)}</ul></div>"
 
 
-def node_summary(snap: Snapshot, node_id: str | None) -> str:
+def node_summary(snap: RunFolder, node_id: str | None) -> str:
     """One node in words: how it was made, its prompt and seed, and what the agent learned there."""
     if not node_id or node_id not in snap.nodes:
         return "Click an image in the tree to select it."
     n = snap.nodes[node_id]
     bits = [f"**{node_id}** · {edge_label(n)}" + (f" from {n.parent}" if n.parent and n.parent != ROOT else "")]
-    if n.score >= 0:
-        bits.append(f"score {n.score:.2f}" + (f" · {n.outcome}" if n.outcome else ""))
+    if belief.score(n) >= 0:
+        bits.append(f"score {belief.score(n):.2f}" + (f" · {words_of(snap).outcome(n.outcome)}" if n.outcome else ""))
+    words = words_of(snap)
     if n.action and n.action.reason:
-        bits.append(f"why: {html.escape(n.action.reason)}")
+        bits.append(f"why: {html.escape(words.reason(n.action.reason))}")
+    if n.amendment:
+        bits.append(f"the brief changed with you: {html.escape(words.amendment(n.amendment.model_dump(mode='json')))}")
     if n.prompt:
         bits.append(f"prompt: `{html.escape(n.prompt)}` · seed {n.seed}")
     if n.lost:
-        bits.append(f"lost: {', '.join(n.lost)}")
+        bits.append(f"lost: {html.escape(words.reqs(n.lost, ', '))}")
     return "  \n".join(bits)
 
 
-def compare_html(snap: Snapshot | None, a: str | None, b: str | None) -> str:
+def compare_html(snap: RunFolder | None, a: str | None, b: str | None) -> str:
     """Two nodes side by side: image, how each was made, and each checklist."""
     if snap is None:
         return ""
@@ -105,7 +117,7 @@ def compare_html(snap: Snapshot | None, a: str | None, b: str | None) -> str:
             cols.append("<div class='cmp-col muted'>choose a node</div>")
             continue
         n = snap.nodes[node_id]
-        score = f"{n.score:.2f}" if n.score >= 0 else "—"
+        score = f"{belief.score(n):.2f}" if belief.score(n) >= 0 else "—"
         cols.append(f"<div class='cmp-col' data-cmp='{node_id}'><img src='{file_url(snap.image(n.image))}' alt='{node_id}'>"
                     f"<div><b>{node_id}</b> · {html.escape(edge_label(n))} · score {score}</div>"
                     f"{checklist_html(snap, node_id)}</div>")

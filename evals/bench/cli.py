@@ -69,6 +69,12 @@ def bench(
         help="Run the agent with these policy settings (agent/policy/config.py), e.g. retries=1,stagnation_k=9."),
     critic_base_url: Optional[str] = typer.Option(
         None, "--critic-base-url", metavar="URL", help="OpenAI-compatible server for an openai: critic."),
+    critic_option: Optional[list[str]] = typer.Option(
+        None, "--critic-option", metavar="KEY=VALUE",
+        help="A setting of the driving critic, repeatable (hf: mode=vqa|judge, device, dtype, threshold...)."),
+    localiser: Optional[str] = typer.Option(
+        None, "--localiser", metavar="SPEC", help="hf:PATH_OR_ID: the agent's localiser (a detector or a "
+                                                  "VLM with <loc> tokens)."),
     seed: int = typer.Option(0, "--seed", metavar="S", help="Seeds the briefs and every image."),
     out: Path = typer.Option(
         Path("bench-out"), "--out", metavar="DIR",
@@ -93,6 +99,7 @@ def bench(
     from evals.bench.errors import BenchError
     from evals.bench.methods import LoopbackOptions
     from evals.bench.report import pct
+    from agent.settings import parse_options
     from evals.bench.runner import BenchConfig, run_bench
 
     if critic_noise is not None and critic is not None:
@@ -103,7 +110,9 @@ def bench(
                          "benchmark put the options in the spec: --critic noisy:0.1,yes=0.7")
     config = BenchConfig(
         briefs=briefs, difficulties=_ints(difficulty, "--difficulty"), budget=budget, methods=_names(methods),
-        critic=critic or "scene", critic_base_url=critic_base_url, seed=seed, out=out, model=model, steps=steps,
+        critic=critic or "scene", critic_base_url=critic_base_url,
+        critic_settings=parse_options(critic_option) or {}, localiser=localiser, seed=seed, out=out, model=model,
+        steps=steps,
         loopback=LoopbackOptions(initial=loopback_initial, final=loopback_final, curve=loopback_curve),
         agent_policy=parse_policy(agent_policy), examples=examples, show_progress=progress)
     if critic_noise is not None:

@@ -10,10 +10,11 @@ restructure can prove it changed nothing and a rule change can show exactly wher
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from agent.run_files import read_tree
 
 AGENT_RUNS = "agent-runs"
 
@@ -40,7 +41,7 @@ def load_trees(out: Path) -> dict[str, list[dict[str, Any]]]:
                          "that included the agent method")
     trees = {}
     for path in sorted(runs.glob("*/tree.json")):
-        trees[path.parent.name] = tree_facts(json.loads(path.read_text()))
+        trees[path.parent.name] = tree_facts(read_tree(path.parent).to_json())
     return trees
 
 

@@ -30,6 +30,8 @@ class BenchConfig:
     methods: tuple[str, ...] = METHOD_NAMES
     critic: str = "scene"  # the driving critic; results are always judged by the exact one
     critic_base_url: str | None = None
+    critic_settings: dict[str, Any] = field(default_factory=dict)  # --critic-option KEY=VALUE
+    localiser: str | None = None  # the agent's localiser (hf:PATH_OR_ID)
     seed: int = 0
     out: Path = Path("bench-out")
     model: str = SHAPES_MODEL
@@ -46,7 +48,15 @@ class BenchConfig:
         self.agent_policy = dict(self.agent_policy)
 
     def critic_options(self) -> dict[str, Any]:
-        return {"base_url": self.critic_base_url} if self.critic_base_url else {}
+        return {**self.critic_settings, **({"base_url": self.critic_base_url} if self.critic_base_url else {})}
+
+    def critic_identity(self) -> str | dict[str, Any]:
+        """What the driving critic is, for the settings digest: its spec, and its options and
+        localiser when there are any (so results judged otherwise are never mixed in)."""
+        if not self.critic_settings and not self.localiser:
+            return self.critic
+        return {"spec": self.critic, "options": dict(sorted(self.critic_settings.items())),
+                "localiser": self.localiser}
 
     def validate(self) -> None:
         if self.briefs < 1:
@@ -93,6 +103,10 @@ class BenchConfig:
             parts += ["--steps", str(self.steps)]
         if self.critic_base_url:
             parts += ["--critic-base-url", self.critic_base_url]
+        for key, value in self.critic_settings.items():
+            parts += ["--critic-option", f"{key}={value}"]
+        if self.localiser:
+            parts += ["--localiser", self.localiser]
         lb = self.loopback
         parts += ["--loopback-initial", f"{lb.initial:g}", "--loopback-final", f"{lb.final:g}",
                   "--loopback-curve", lb.curve]

@@ -19,12 +19,12 @@ agent run's audit); evals/bench/metrics.py aggregates them.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from agent.policy import PolicyConfig
-from agent.tree import Tree
+from agent.events import BacktrackEvent
+from agent.run_files import RunFolder
+from tools.errors import InputError
 from evals.bench.errors import BenchError
 from evals.bench.judge import ExactJudge
 
@@ -32,11 +32,11 @@ from evals.bench.judge import ExactJudge
 def drift_audit(run_dir: Path, brief: str, judge: ExactJudge) -> dict[str, Any]:
     """Every drift the agent run in ``run_dir`` detected, with the exact judge's view of it."""
     try:
-        tree = Tree(json.loads((run_dir / "tree.json").read_text())["nodes"])
-        events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        run = RunFolder.read(run_dir)
+    except InputError as exc:
         raise BenchError(f"the agent run {run_dir} cannot be read ({exc}); delete its record to run it again") from exc
-    tolerance = _outside_tolerance(run_dir)
+    tree, events = run.nodes, run.events
+    tolerance = run.spec.policy.outside_tolerance
     drifts = []
     doubted, doubted_wrongly = 0, 0
     for nid in tree.ids():  # creation order (ids are opaque)
@@ -53,8 +53,8 @@ def drift_audit(run_dir: Path, brief: str, judge: ExactJudge) -> dict[str, Any]:
             continue
         lost = [r for r in node.lost if r not in before and r in after]
         outside = (node.outside_change or 0.0) > tolerance
-        backtracks = [e.get("event_id") for e in events if e.get("node") == "backtrack"
-                      and e.get("away_from") == nid and e.get("outcome") == "drift"]
+        backtracks = [e.event_id for e in events if isinstance(e, BacktrackEvent)
+                      and e.away_from == nid and e.outcome == "drift"]
         drifts.append({"node": nid, "origin": node.origin, "claimed_lost": list(node.lost), "lost": lost,
                        "held_at_child": [r for r in node.lost if r not in after],
                        "not_held_at_origin": [r for r in node.lost if r in before and r in after],
@@ -64,14 +64,6 @@ def drift_audit(run_dir: Path, brief: str, judge: ExactJudge) -> dict[str, Any]:
     return {"drifts": len(drifts), "false_drifts": len(false),
             "false_drift_backtracks": sum(d["backtracks"] for d in false), "doubted_losses": doubted,
             "doubted_wrongly": doubted_wrongly, "details": drifts}
-
-
-def _outside_tolerance(run_dir: Path) -> float:
-    try:
-        policy = json.loads((run_dir / "run.json").read_text())["spec"].get("policy") or {}
-    except (OSError, json.JSONDecodeError, KeyError):
-        policy = {}
-    return float(policy.get("outside_tolerance", PolicyConfig().outside_tolerance))
 
 
 def claimed(shots: Sequence[dict], final: int | None) -> bool | None:

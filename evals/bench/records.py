@@ -16,7 +16,7 @@ from evals.bench.counting import CountingEngine
 from evals.bench.errors import BenchError, BudgetExceeded
 from evals.bench.false_alarms import claimed, drift_audit
 from evals.bench.judge import ExactJudge, store_image
-from evals.bench.methods import Outcome
+from evals.bench.methods import MethodResult
 from evals.bench.metrics import first_success, success_by_k
 
 RECORDS_DIR = "records"
@@ -26,7 +26,7 @@ def record_path(out: Path, method: str, brief_id: str) -> Path:
     return out / RECORDS_DIR / method / f"{brief_id}.json"
 
 
-def build_record(item, method: str, outcome: Outcome, proxy: CountingEngine, judge: ExactJudge, out: Path,
+def build_record(item, method: str, outcome: MethodResult, proxy: CountingEngine, judge: ExactJudge, out: Path,
                  budget: int, settings: str) -> dict[str, Any]:
     """The record of one trial; every image is judged by the exact critic."""
     if len(outcome.shots) != proxy.used:
@@ -65,7 +65,7 @@ def build_record(item, method: str, outcome: Outcome, proxy: CountingEngine, jud
     return record
 
 
-def build_timings(wall: float, proxy: CountingEngine, outcome: Outcome) -> dict[str, Any]:
+def build_timings(wall: float, proxy: CountingEngine, outcome: MethodResult) -> dict[str, Any]:
     return {"wall_s": round(wall, 4), "engine_s": round(proxy.engine_seconds, 4),
             "critic_s": outcome.measured.get("critic_s", 0.0),
             **{k: v for k, v in outcome.measured.items() if k != "critic_s"}}

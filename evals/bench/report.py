@@ -12,6 +12,7 @@ from jinja2 import Environment
 from evals.bench import plots
 from evals.bench.config import format_policy
 from evals.bench.examples import examples as example_briefs
+from evals.tables import TABLES_HTML, TABLES_MARKDOWN
 
 DEFINITIONS = {
     "compute matching": "every method gets the same engine, the same budget of B images per brief (a batched "
@@ -147,30 +148,6 @@ def write_reports(results: dict[str, Any], out: Path, examples: int = 6) -> dict
 def jinja_env(html: bool = False) -> Environment:
     return Environment(autoescape=html, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
-
-# The tables part of every ShapesBench report (one run, a noise sweep), in each format.
-TABLES_MARKDOWN = """\
-{% for t in tables %}
-
-## {{ t.title }}
-
-| {{ t.head | join(" | ") }} |
-|{% for _ in t.head %}---|{% endfor %}
-
-{% for row in t.rows %}
-| {{ row | join(" | ") }} |
-{% endfor %}
-{% endfor %}
-"""
-
-TABLES_HTML = """\
-{% for t in tables %}
-<h2>{{ t.title }}</h2>
-<table><tr>{% for h in t.head %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-{% endfor %}
-"""
 
 MARKDOWN = """\
 # ShapesBench: the agent against compute-matched baselines

@@ -23,7 +23,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agent.critics.registry import make_critic
+from agent.components import critic_for
 from evals.bench.config import DIFFICULTIES, BenchConfig
 from evals.bench.counting import CountingEngine
 from evals.bench.errors import BenchError
@@ -73,7 +73,7 @@ class BenchResult:
 def _settings(config: BenchConfig, engine) -> dict[str, Any]:
     """What results depend on; results made under other settings are never mixed in."""
     identity = getattr(getattr(engine, "identity", None), "to_dict", lambda: {"source": config.model})()
-    return {"version": VERSION, "seed": config.seed, "budget": config.budget, "critic": config.critic,
+    return {"version": VERSION, "seed": config.seed, "budget": config.budget, "critic": config.critic_identity(),
             "judge": "scene", "model": identity, "steps": engine.default_steps,
             "guidance": getattr(engine, "default_guidance", None), "loopback": asdict(config.loopback),
             "agent_policy": dict(config.agent_policy)}
@@ -117,7 +117,7 @@ def run_bench(config: BenchConfig, engine=None, judge: ExactJudge | None = None)
     ``judge``: an exact judge whose cached verdicts may be shared (a noise sweep's levels)."""
     config.validate()
     items = make_briefs(config.seed, config.briefs, config.difficulties)
-    make_critic(config.critic, **config.critic_options())  # a bad critic spec fails before the model loads
+    critic_for(config.critic, config.critic_options(), config.localiser)  # a bad critic fails before the model loads
     t_start = time.perf_counter()
     engine = load_engine(config, engine)
     load_s = time.perf_counter() - t_start
@@ -181,7 +181,8 @@ def _run_trial(config: BenchConfig, item: BriefItem, method: str, engine, judge:
                digest: str) -> tuple[dict, dict]:
     proxy = CountingEngine(engine, config.budget, label=f"{method} on {item.id}")
     trial = Trial(brief=item.text, brief_id=item.id, seed=item.seed, budget=config.budget, engine=proxy,
-                  critic_spec=config.critic, critic_options=config.critic_options(), out=config.out,
+                  critic_spec=config.critic, critic_options=config.critic_options(), localiser=config.localiser,
+                  out=config.out,
                   model=config.model, loopback=config.loopback, policy=dict(config.agent_policy))
     t0 = time.perf_counter()
     outcome = get_method(method)(trial)

@@ -88,6 +88,9 @@ class SweepConfig:
         if self.bench.critic_base_url:
             raise BenchError("--critic-base-url has no critic to go to in a sweep: its levels are driven by the "
                              "exact critic and noisy:RATE over it")
+        if self.bench.critic_settings or self.bench.localiser:
+            raise BenchError("--critic-option and --localiser have no critic to go to in a sweep: its levels are "
+                             "driven by the exact critic and noisy:RATE over it")
         out = self.bench.out
         if out.exists() and not out.is_dir():
             raise BenchError(f"--out {out} is a file; give a folder (it is created if missing)")

@@ -10,7 +10,8 @@ from typing import Any
 
 from evals.bench import plots
 from evals.bench.config import format_policy
-from evals.bench.report import (TABLES_HTML, TABLES_MARKDOWN, false_accepts, false_drifts, jinja_env, num, pct,
+from evals.tables import TABLES_HTML, TABLES_MARKDOWN
+from evals.bench.report import (false_accepts, false_drifts, jinja_env, num, pct,
                                  point)
 
 DEFINITIONS = {

@@ -25,7 +25,10 @@ def eval_critic(
         ..., "--format", metavar="FORMAT", help=f"Dataset format: {_FORMATS_HELP}."),
     critic: list[str] = typer.Option(
         ..., "--critic", metavar="SPEC",
-        help="Critic spec, repeatable: scene, scripted:first, scripted:PATH, openai:MODEL, clip:PATH."),
+        help="Critic spec, repeatable: scene, scripted:first, scripted:PATH, openai:MODEL, clip:PATH, hf:PATH_OR_ID."),
+    critic_option: Optional[list[str]] = typer.Option(
+        None, "--critic-option", metavar="KEY=VALUE",
+        help="A setting given to every --critic, repeatable (e.g. mode=vqa, base_url=URL, device=cuda:1)."),
     limit: Optional[int] = typer.Option(
         None, "--limit", metavar="N", help="Judge at most N pairs (read in file order)."),
     split: Optional[str] = typer.Option(
@@ -52,11 +55,13 @@ def eval_critic(
     """Judge every pair of a human-preference dataset in both orders with each critic, and report
     agreement (three tie policies, bootstrap intervals), position bias, failures, latency and cost."""
     # Imported here so that mounting the command costs other sculpt commands nothing.
+    from agent.settings import parse_options
     from evals.critic_eval.evaluation import EvalConfig, evaluate
     from evals.critic_eval.report import fmt
 
     console = Console(stderr=True)
-    config = EvalConfig(dataset=dataset, format=dataset_format, critics=list(critic), out=out, limit=limit,
+    config = EvalConfig(dataset=dataset, format=dataset_format, critics=list(critic),
+                        critic_options=parse_options(critic_option) or {}, out=out, limit=limit,
                         split=split, image_root=image_root, concurrency=concurrency, seed=seed,
                         val_fraction=val_fraction, bootstrap=bootstrap, cache=cache if cache else True,
                         show_progress=progress)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ class EvalConfig:
     dataset: Path
     format: str
     critics: list[str | Critic]
+    critic_options: dict[str, Any] = field(default_factory=dict)  # given to every critic built from a spec
     out: Path | None = None  # None: compute only, write nothing
     limit: int | None = None
     split: str | None = None
@@ -70,7 +71,7 @@ class EvalResult:
 
 def evaluate(config: EvalConfig) -> EvalResult:
     config.validate()
-    critics = resolve_critics(config.critics)
+    critics = resolve_critics(config.critics, config.critic_options)
     stats: Counter = Counter()
     pairs = load_pairs(config.dataset, config.format, split=config.split, image_root=config.image_root,
                        seed=config.seed, limit=config.limit, stats=stats)

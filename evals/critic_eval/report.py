@@ -11,6 +11,7 @@ from jinja2 import Environment
 
 from evals.critic_eval import plots
 from evals.critic_eval.judge import PairOutcome
+from evals.tables import TABLES_HTML, TABLES_MARKDOWN
 
 DEFINITIONS = {
     "pair": "two images for one prompt and the people's label: image a, image b, or a tie. Ranked datasets "
@@ -123,18 +124,7 @@ Seed {{ m.settings.seed }}, {{ m.settings.bootstrap }} bootstrap resamples.
 
 Loading: {% for k, v in m.dataset.load_stats.items() %}{{ k }} {{ v }}{{ "; " if not loop.last }}{% endfor %}.
 {% endif %}
-{% for t in tables %}
-
-## {{ t.title }}
-
-| {{ t.head | join(" | ") }} |
-|{% for _ in t.head %}---|{% endfor %}
-
-{% for row in t.rows %}
-| {{ row | join(" | ") }} |
-{% endfor %}
-{% endfor %}
-
+""" + TABLES_MARKDOWN + """
 {% for f in figures %}
 ![{{ f }}](plots/{{ f }}.png)
 
@@ -162,15 +152,7 @@ dt { font-weight: bold; margin-top: .5em; }
 b={{ m.dataset.human_labels.b }}, tie={{ m.dataset.human_labels.tie }}; validation {{ m.dataset.val_pairs }} /
 test {{ m.dataset.test_pairs }} pairs. Seed {{ m.settings.seed }}, {{ m.settings.bootstrap }} bootstrap
 resamples.</p>
-{% for t in tables %}
-<h2>{{ t.title }}</h2>
-<table><tr>{% for h in t.head %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in t.rows %}
-<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}
-</table>
-{% endfor %}
-{% for name, data in embedded.items() %}
+""" + TABLES_HTML + """{% for name, data in embedded.items() %}
 <h3>{{ name }}</h3><img alt="{{ name }}" src="data:image/png;base64,{{ data }}">
 {% endfor %}
 <h2>Definitions</h2><dl>

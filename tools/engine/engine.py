@@ -6,6 +6,8 @@ families (sizes, guidance, negative prompts) is decided in tools/engine/families
 builds fresh seeded CPU generators, one per image, so the same seed and parameters give the same
 pixels, and returns a :class:`GenerationRecord` with everything needed to make the image again.
 A failure inside diffusers or torch leaves a public tool as a ToolError (tools/engine/boundary.py).
+Every tool takes an optional ``on_step`` hook: previews while it denoises, and a cancel that stops it
+within one step (tools/engine/preview.py); without one a call is unchanged.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from tools.engine.guides import Guide, apply_guide, as_guide
 from tools.engine.images import require_rgb
 from tools.engine.loading import load_text2image
 from tools.engine.masks import feathered, inpaint_mask, paste_back
+from tools.engine.preview import StepHook, call_args
 from tools.engine.records import GenerationRecord, ModelIdentity
 from tools.engine.schedulers import apply_scheduler
 from tools.errors import InputError, UnsupportedTaskError
@@ -121,44 +124,50 @@ class Engine:
     # -- tools -----------------------------------------------------------------------------------
     def txt2img(self, prompt: str, negative_prompt: str | None = None, seed: int = 0,
                 steps: int | None = None, guidance: float | None = None, width: int | None = None,
-                height: int | None = None) -> GenerationRecord:
+                height: int | None = None, on_step: StepHook | None = None) -> GenerationRecord:
         with self._boundary("txt2img", "txt2img"):
-            return self._text_batch("txt2img", prompt, negative_prompt, [seed], steps, guidance, width, height)
+            return self._text_batch("txt2img", prompt, negative_prompt, [seed], steps, guidance, width, height,
+                                    on_step)
 
     def img2img(self, image: Image.Image, prompt: str, strength: float, seed: int = 0,
                 negative_prompt: str | None = None, steps: int | None = None,
-                guidance: float | None = None) -> GenerationRecord:
+                guidance: float | None = None, on_step: StepHook | None = None) -> GenerationRecord:
         """Redraw an image from a noised copy; the result has the input's size, whatever the family."""
         with self._boundary("img2img", "img2img"):
-            return self._image_batch(image, prompt, strength, [seed], negative_prompt, steps, guidance)
+            return self._image_batch(image, prompt, strength, [seed], negative_prompt, steps, guidance, on_step)
 
     def inpaint(self, image: Image.Image, prompt: str, region: Region | tuple | dict | None = None,
                 mask: Image.Image | None = None, strength: float = 1.0, seed: int = 0,
                 feather: float = 2.0, pad: float = 0.02, negative_prompt: str | None = None,
                 steps: int | None = None, guidance: float | None = None,
-                padding_mask_crop: int | None = None, guide: Guide | dict | None = None) -> GenerationRecord:
+                padding_mask_crop: int | None = None, guide: Guide | dict | None = None,
+                on_step: StepHook | None = None) -> GenerationRecord:
         """Repaint a region (normalised box) or mask; pixels outside the feathered mask are kept.
 
         ``guide`` primes the region with colours before denoising (see tools/engine/guides.py); use
         it with a strength below 1, or the noise erases it."""
         with self._boundary("inpaint", "inpaint"):
             return self._inpaint(image, prompt, region, mask, strength, seed, feather, pad, negative_prompt,
-                                 steps, guidance, padding_mask_crop, guide)
+                                 steps, guidance, padding_mask_crop, guide, on_step)
 
-    def variations(self, image: Image.Image | None, prompt: str, n: int, strength: float = 0.35,
+    def variations(self, image: Image.Image | None, prompt: str, n: int, strength: float | None = None,
                    seeds: list[int] | None = None, seed: int = 0, negative_prompt: str | None = None,
                    steps: int | None = None, guidance: float | None = None, width: int | None = None,
-                   height: int | None = None) -> GenerationRecord:
-        """n alternatives in one batched call, each from its own seed (img2img, or txt2img without image)."""
+                   height: int | None = None, on_step: StepHook | None = None) -> GenerationRecord:
+        """n alternatives in one batched call, each from its own seed (img2img at ``strength``, or
+        txt2img without an image). How strong is the caller's choice (the agent's policy); there is
+        no default here to drift from it."""
         check_count(n, seeds)
+        if image is not None and strength is None:
+            raise InputError("variations of an image need a strength in (0, 1], e.g. strength=0.35")
         if seeds is None:
             seeds = [int(seed) + i for i in range(n)]
         with self._boundary("variations", "variations-txt" if image is None else "img2img"):
             if image is None:
                 rec = self._text_batch("variations-txt", prompt, negative_prompt, seeds, steps, guidance, width,
-                                       height)
+                                       height, on_step)
             else:
-                rec = self._image_batch(image, prompt, strength, seeds, negative_prompt, steps, guidance)
+                rec = self._image_batch(image, prompt, strength, seeds, negative_prompt, steps, guidance, on_step)
         rec.task = "variations"
         rec.params["source"] = "txt2img" if image is None else "img2img"
         return rec
@@ -175,7 +184,7 @@ class Engine:
         return check_steps_guidance(self.default_steps if steps is None else steps,
                                     self.default_guidance if guidance is None else guidance)
 
-    def _text_batch(self, task, prompt, negative_prompt, seeds, steps, guidance, width, height):
+    def _text_batch(self, task, prompt, negative_prompt, seeds, steps, guidance, width, height, on_step=None):
         check_prompt(prompt)
         seeds = [check_seed(s) for s in seeds]
         steps, guidance = self._steps_guidance(steps, guidance)
@@ -187,12 +196,13 @@ class Engine:
         t0 = time.perf_counter()
         with torch.inference_mode():
             images = pipe(prompt=prompt, num_inference_steps=steps, width=width, height=height,
-                          num_images_per_prompt=len(seeds), generator=_generators(seeds), **args).images
+                          num_images_per_prompt=len(seeds), generator=_generators(seeds), **args,
+                          **call_args(on_step)).images
         params = {"prompt": prompt, "negative_prompt": negative_prompt, "steps": steps, "guidance": guidance,
                   "width": width, "height": height, **self._scheduler_param("txt2img")}
         return self._record(task, images, seeds, params, time.perf_counter() - t0, ignored)
 
-    def _image_batch(self, image, prompt, strength, seeds, negative_prompt, steps, guidance):
+    def _image_batch(self, image, prompt, strength, seeds, negative_prompt, steps, guidance, on_step=None):
         image = require_rgb(image)
         check_prompt(prompt)
         strength = check_strength(strength)
@@ -211,7 +221,8 @@ class Engine:
             # Flux would encode it with the first generator only, so an image made in a batch would
             # differ from the same seed made alone.
             images = pipe(prompt=prompt, image=[init] * len(seeds), strength=strength, num_inference_steps=steps,
-                          num_images_per_prompt=len(seeds), generator=_generators(seeds), **size, **args).images
+                          num_images_per_prompt=len(seeds), generator=_generators(seeds), **size, **args,
+                          **call_args(on_step)).images
         images = [im if im.size == image.size else im.resize(image.size, Image.Resampling.LANCZOS) for im in images]
         params = {"prompt": prompt, "negative_prompt": negative_prompt, "strength": strength, "steps": steps,
                   "guidance": guidance, "width": image.width, "height": image.height,
@@ -219,7 +230,7 @@ class Engine:
         return self._record("img2img", images, seeds, params, time.perf_counter() - t0, ignored)
 
     def _inpaint(self, image, prompt, region, mask, strength, seed, feather, pad, negative_prompt, steps,
-                 guidance, padding_mask_crop, guide):
+                 guidance, padding_mask_crop, guide, on_step=None):
         image = require_rgb(image)
         check_prompt(prompt)
         strength = check_strength(strength)
@@ -241,7 +252,7 @@ class Engine:
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = pipe(prompt=prompt, image=init, mask_image=hard, strength=strength, num_inference_steps=steps,
-                       generator=_generators([seed]), **size, **crop, **args).images[0]
+                       generator=_generators([seed]), **size, **crop, **args, **call_args(on_step)).images[0]
         soft = feathered(hard, feather)
         result = paste_back(image, out, soft)  # also scales a work-size result back to the input's size
         params = {"prompt": prompt, "negative_prompt": negative_prompt, "strength": strength, "steps": steps,

@@ -5,10 +5,11 @@ it tends to continue the surroundings: the region comes back empty. Laying down 
 colour and a blob of the wanted object's colour where the object belongs, then denoising at a
 moderate strength, gives the model a layout to refine (the idea behind A1111's "fill" masked
 content and SLD's pasted latents). The blob is an ellipse: the model draws the shape.
+
+The engine carries out the guide it is given; whether an inpaint is guided, and by what, is the
+policy's decision (agent/policy/strength.py reads it from the region's prompt).
 """
 from __future__ import annotations
-
-import re
 
 from matplotlib.colors import CSS4_COLORS, to_rgb
 import numpy as np
@@ -128,39 +129,21 @@ def apply_guide(image: Image.Image, mask: Image.Image, guide: Guide,
     return out
 
 
-# -- reading a guide from an inpaint prompt -------------------------------------------------------
-# Blob side as a share of the region's side. A region is a grid cell or an object's box with a
-# margin around it; a blob much smaller than the object it stands for gets painted over as noise.
-SIZE_WORDS = {"small": 0.55, "tiny": 0.5, "little": 0.55, "large": 0.85, "big": 0.85, "huge": 0.9}
-DEFAULT_SIZE = 0.7
-_WORD = re.compile(r"[a-z]+")
-
-
-def guide_from_prompt(prompt: str, box: Region | None = None) -> dict | None:
-    """The guide an inpaint prompt implies, or None when it names no colour.
-
-    "a small red circle at top left, yellow background" -> the region is filled with the colour just
-    around it (the background, wherever an object is to be added or removed), and a red blob sized
-    for a small object sits in it. Colour words are the CSS names (mapped to the model's own palette
-    when it ships one); a colour followed by "background" names the background."""
-    words = _WORD.findall(prompt.lower())
-    colour = background = None
-    size = DEFAULT_SIZE
-    for i, w in enumerate(words):
-        if w in COLOUR_NAMES:
-            if i + 1 < len(words) and words[i + 1] in ("background", "backdrop"):
-                background = background or w
-            elif colour is None:
-                colour = w
-        elif w in SIZE_WORDS and colour is None:
-            size = SIZE_WORDS[w]
-    if colour is None and background is None:
-        return None
-    # The surroundings, not the named background: they are what the region must blend into, and a
-    # failing background is a global fix, never an inpaint.
-    guide: dict = {"size": size, "background": SURROUNDINGS}
-    if colour:
-        guide["colour"] = colour
-    if box is not None and colour:
-        guide["box"] = list(box.as_tuple())
-    return guide
+def compose_sketch(sketch: dict, size: tuple[int, int], palette: dict[str, RGB] | None = None) -> Image.Image:
+    """A rough picture of a planned layout, to start an img2img from: the background colour, and an
+    ellipse of each object's colour filling ``size`` of its box (normalised), softened so the model
+    reads it as a place and a colour, not as a finished shape.
+    ``sketch``: {"background": colour, "blobs": [{"colour": ..., "box": [x0, y0, x1, y1], "size": 0..1}]}."""
+    w, h = size
+    out = Image.new("RGB", size, resolve_colour(sketch.get("background") or "white", palette))
+    for blob in sketch.get("blobs", []):
+        if blob.get("colour") is None:
+            continue
+        x0, y0, x1, y1 = blob["box"]
+        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        rx, ry = (x1 - x0) * w * blob.get("size", 0.8) / 2, (y1 - y0) * h * blob.get("size", 0.8) / 2
+        mask = Image.new("L", size, 0)
+        ImageDraw.Draw(mask).ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=255)
+        out.paste(Image.new("RGB", size, resolve_colour(blob["colour"], palette)), mask=mask.filter(
+            ImageFilter.GaussianBlur(max(1.0, min(w, h) / 64))))
+    return out

@@ -10,9 +10,12 @@ from tools.shapes.vocab import (
     COLOURS,
     COUNT_WORDS,
     MAX_OBJECTS,
+    RELATION_MARGIN,
     RELATIONS,
     SHAPES,
+    SIZE_RANGES,
     SIZES,
+    cell_box,
     plural,
 )
 
@@ -63,6 +66,16 @@ class Group(BaseModel):
         """'red circle' / 'red circles': what the group is called in requirement texts."""
         words = [w for w in (self.colour, self.shape if self.count == 1 else plural(self.shape)) if w]
         return " ".join(words)
+
+    def label(self) -> str:
+        """'small red circle': one of the group's objects, as a localiser or an inpaint prompt names it."""
+        return " ".join(w for w in (self.size, self.colour, self.shape) if w)
+
+    def geometry(self) -> dict:
+        """What a layout planner needs of the group (agent/policy/layout.py): how many, how big (the
+        side of one object, as a share of the image), what it is called."""
+        side = SIZE_RANGES[self.size] if self.size else (SIZE_RANGES["small"][0], SIZE_RANGES["large"][1])
+        return {"count": self.count, "side": list(side), "label": self.label(), "colour": self.colour}
 
     def phrase(self) -> str:
         """The canonical phrase: 'two small red circles at top left'."""
@@ -120,11 +133,11 @@ class Brief(BaseModel):
             if g.count == 1:
                 reqs.append(Requirement(id=f"g{i}.object", kind="object", group=group_id(i),
                                         text=f"{_article(g.noun())} {g.noun()}",
-                                        spec={"check": "object", "group": i}))
+                                        spec={"check": "object", "group": i, **g.geometry()}))
             else:
                 reqs.append(Requirement(id=f"g{i}.count", kind="count", group=group_id(i),
                                         text=f"exactly {COUNT_WORDS[g.count]} {g.noun()}",
-                                        spec={"check": "count", "group": i}))
+                                        spec={"check": "count", "group": i, **g.geometry()}))
             if g.size:
                 reqs.append(Requirement(id=f"g{i}.size", kind="size", group=group_id(i),
                                     text=f"{the} {verb} {g.size}",
@@ -132,7 +145,8 @@ class Brief(BaseModel):
             if g.position:
                 reqs.append(Requirement(id=f"g{i}.position", kind="position", group=group_id(i),
                                         text=f"{the} {verb} at {g.position}",
-                                        spec={"check": "position", "group": i}))
+                                        spec={"check": "position", "group": i,
+                                              "region": list(cell_box(g.position))}))
         for i, link in enumerate(self.links):
             if link is None:
                 continue
@@ -143,7 +157,8 @@ class Brief(BaseModel):
                                     group=group_id(i),
                                     text=f"the {a.noun()} {verb} {link} the {b.noun()}",
                                     spec={"check": "relation", "group": i, "other": i + 1,
-                                          "relation": link}))
+                                          "other_group": group_id(i + 1), "relation": link,
+                                          "margin": RELATION_MARGIN}))
         if self.background:
             reqs.append(Requirement(id="background", kind="background",
                                     text=f"{self.background} background",

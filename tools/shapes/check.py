@@ -40,6 +40,8 @@ class CheckResult:
     results: list[RequirementResult]
     defects: list[Defect] = field(default_factory=list)
     detection: Detection | None = None
+    # Every object found, with the group it was taken for (None: taken for none of them).
+    assigned: list[tuple[str | None, DetectedObject]] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -168,7 +170,9 @@ def check(brief: Brief, requirements: list[Requirement], det: Detection) -> Chec
             results.append(_check_relation(scene, req, gi, spec, defects))
         else:
             raise ValueError(f"requirement {req.id} has no shapes-world check: {spec}")
-    return CheckResult(results=results, defects=_merge(defects), detection=det)
+    assigned = [(group_id(gi), o) for gi, inst in enumerate(scene.instances) for o in inst]
+    assigned += [(None, o) for o in scene.unassigned]
+    return CheckResult(results=results, defects=_merge(defects), detection=det, assigned=assigned)
 
 
 def _check_presence(scene: _Scene, req: Requirement, gi: int, g: Group, cands: list[DetectedObject],

@@ -1,6 +1,6 @@
 """The benchmark's methods: the agent and its compute-matched baselines.
 
-Each method is one function ``run(trial) -> Outcome``. The built-in ones live in their own
+Each method is one function ``run(trial) -> MethodResult``. The built-in ones live in their own
 modules, imported on first use so that mounting the CLI command costs nothing, and are registered
 exactly as any other method would be, through :func:`register`.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from evals.bench.methods.common import LoopbackOptions, Outcome, Shot, Trial
+from evals.bench.methods.common import LoopbackOptions, MethodResult, Shot, Trial
 
-RunMethod = Callable[[Trial], Outcome]
+RunMethod = Callable[[Trial], MethodResult]
 
 # name -> ("module:function" or the function itself, one line for reports, the settings it reads);
 # the order of registration is the order of every table.
@@ -66,5 +66,5 @@ register("agent", "evals.bench.methods.agent:run_agent",
 
 METHOD_NAMES: tuple[str, ...] = known_methods()  # the built-in methods, run by default
 
-__all__ = ["METHOD_NAMES", "OPTIONAL_SETTINGS", "LoopbackOptions", "Outcome", "Shot", "Trial", "describe",
+__all__ = ["METHOD_NAMES", "OPTIONAL_SETTINGS", "LoopbackOptions", "MethodResult", "Shot", "Trial", "describe",
            "get_method", "known_methods", "register", "uses"]

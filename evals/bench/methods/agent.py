@@ -9,12 +9,13 @@ from __future__ import annotations
 import shutil
 import time
 
+from agent.policy import belief
 from agent.lifecycle import Run
 from agent.spec import RunSpec
 from agent.status import Status
 from agent.tree import Tree
 from evals.bench.errors import BenchStopped
-from evals.bench.methods.common import Outcome, Shot, Trial, best_so_far
+from evals.bench.methods.common import MethodResult, Shot, Trial, best_so_far
 
 AGENT_RUNS = "agent-runs"
 
@@ -25,7 +26,7 @@ def _checkpoint_bytes(run_dir) -> int:
     return sum((run_dir / n).stat().st_size for n in names if (run_dir / n).exists())
 
 
-def run_agent(trial: Trial) -> Outcome:
+def run_agent(trial: Trial) -> MethodResult:
     runs = trial.out / AGENT_RUNS
     run_dir = runs / trial.brief_id
     if run_dir.exists():
@@ -33,7 +34,8 @@ def run_agent(trial: Trial) -> Outcome:
         # same images (seeds are fixed) and clean timings and checkpoint sizes; resuming it would not.
         shutil.rmtree(run_dir)
     spec = RunSpec(brief=trial.brief, model=trial.model, critic=trial.critic_spec,
-                   critic_options=dict(trial.critic_options), budget={"generations": trial.budget},
+                   critic_options=dict(trial.critic_options), localiser=trial.localiser,
+                   budget={"generations": trial.budget},
                    seed=trial.seed, policy=trial.policy,
                    # Spelled out so run.json describes the run fully (a resume or replay of the
                    # folder uses the benchmark's steps, not the model's default).
@@ -52,7 +54,7 @@ def run_agent(trial: Trial) -> Outcome:
     for i in ids:
         n = tree[i]
         shots.append(Shot(task=n.action.kind, seed=n.seed, prompt=n.prompt, strength=n.action.strength,
-                          score=round(n.score, 4) if n.critique else None,
+                          score=round(belief.score(n), 4) if n.critique else None,
                           claimed=not n.critique.failed if n.critique else None,
                           path=f"{AGENT_RUNS}/{trial.brief_id}/{n.image}", digest=n.image_hash,
                           node=i, parent=n.parent))
@@ -67,7 +69,7 @@ def run_agent(trial: Trial) -> Outcome:
     steps = int(state.get("step", 0))
     engine_s, critic_s = float(spend.get("engine_seconds", 0)), float(spend.get("critic_seconds", 0))
     ckpt = _checkpoint_bytes(run_dir)
-    return Outcome(
+    return MethodResult(
         shots=shots, choice=choice, final=final,
         usage={"critic_calls": int(spend.get("critic_calls", 0)), "tokens": int(spend.get("tokens", 0)),
                "usd": round(float(spend.get("usd", 0)), 6)},

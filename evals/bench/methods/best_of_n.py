@@ -5,11 +5,11 @@ the curve's point at k is exactly what best-of-k would have answered.
 """
 from __future__ import annotations
 
-from evals.bench.methods.common import Driver, Outcome, Shot, Trial, best_so_far
+from evals.bench.methods.common import DrivingCritic, MethodResult, Shot, Trial, best_so_far
 
 
-def run_best_of_n(trial: Trial) -> Outcome:
-    driver = Driver(trial)
+def run_best_of_n(trial: Trial) -> MethodResult:
+    driver = DrivingCritic(trial)
     shots: list[Shot] = []
     for i in range(trial.budget):
         rec = trial.engine.txt2img(trial.brief, seed=trial.seed + i)
@@ -18,5 +18,5 @@ def run_best_of_n(trial: Trial) -> Outcome:
                           score=None if crit is None else round(crit.score, 4),
                           claimed=None if crit is None else crit.all_passed))
     choice = best_so_far([s.score for s in shots])
-    return Outcome(shots=shots, choice=list(choice), final=choice[-1], usage=driver.spent(),
+    return MethodResult(shots=shots, choice=list(choice), final=choice[-1], usage=driver.spent(),
                    measured=driver.measured())

@@ -1,4 +1,4 @@
-"""What a method gets (a :class:`Trial`) and gives back (an :class:`Outcome`), and the driving critic.
+"""What a method gets (a :class:`Trial`) and gives back (a :class:`MethodResult`), and the driving critic.
 
 A method sees one brief, one seed, one budget and an engine proxy that enforces the budget. It
 returns every image it made, in order, and its answer after each image, so the success-versus-
@@ -14,7 +14,7 @@ from PIL import Image
 
 from agent.contracts import Critique, Usage
 from agent.critics.base import Critic, CriticError, CriticUnavailable
-from agent.critics.registry import make_critic
+from agent.components import critic_for
 from evals.bench.counting import CountingEngine
 from evals.bench.errors import BenchStopped
 
@@ -40,6 +40,7 @@ class Trial:
     critic_spec: str
     critic_options: dict[str, Any]
     out: Path  # the benchmark's output folder
+    localiser: str | None = None  # hf:PATH_OR_ID, for the agent's regions
     model: str = "shapes"  # the model as given, recorded in the agent's run.json
     loopback: LoopbackOptions = field(default_factory=LoopbackOptions)
     policy: dict[str, Any] = field(default_factory=dict)  # the agent's rule settings (PolicyConfig fields)
@@ -47,7 +48,7 @@ class Trial:
     def make_critic(self) -> Critic:
         # A fresh critic for every trial: a stateful critic (scripted, or one with a cache) must
         # answer the same whichever trials ran before, or a resumed benchmark would differ.
-        return make_critic(self.critic_spec, **self.critic_options)
+        return critic_for(self.critic_spec, self.critic_options, self.localiser)
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Shot:
 
 
 @dataclass
-class Outcome:
+class MethodResult:
     shots: list[Shot]
     # choice[k-1]: index into shots of the method's answer after k images (None: no answer yet).
     choice: list[int | None]
@@ -99,7 +100,7 @@ def best_so_far(scores: list[float | None]) -> list[int]:
     return out
 
 
-class Driver:
+class DrivingCritic:
     """The critic that drives a method: plans once, critiques, and keeps what it cost."""
 
     def __init__(self, trial: Trial):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from evals.bench.methods.common import Outcome, Shot, Trial
+from evals.bench.methods.common import MethodResult, Shot, Trial
 
 CURVES = ("linear", "aggressive", "lazy")
 
@@ -33,7 +33,7 @@ def denoising_strength(loop: int, loops: int, initial: float, final: float, curv
     return initial + (final - initial) * fraction
 
 
-def run_loopback(trial: Trial) -> Outcome:
+def run_loopback(trial: Trial) -> MethodResult:
     opts = trial.loopback
     rec = trial.engine.txt2img(trial.brief, seed=trial.seed)
     image = rec.images[0]
@@ -45,5 +45,5 @@ def run_loopback(trial: Trial) -> Outcome:
         image = rec.images[0]
         shots.append(Shot(task="img2img", seed=rec.seeds[0], prompt=trial.brief, image=image,
                           strength=round(strength, 4)))
-    return Outcome(shots=shots, choice=list(range(len(shots))), final=len(shots) - 1,
+    return MethodResult(shots=shots, choice=list(range(len(shots))), final=len(shots) - 1,
                    info={"curve": opts.curve, "initial": opts.initial, "final": opts.final})

@@ -11,11 +11,11 @@ from __future__ import annotations
 from agent.critics.base import CriticError
 from agent.rewriters.registry import make_rewriter
 from agent.spec import RunSpec
-from evals.bench.methods.common import Driver, Outcome, Shot, Trial, best_so_far
+from evals.bench.methods.common import DrivingCritic, MethodResult, Shot, Trial, best_so_far
 
 
-def run_prompt_only(trial: Trial) -> Outcome:
-    driver = Driver(trial)
+def run_prompt_only(trial: Trial) -> MethodResult:
+    driver = DrivingCritic(trial)
     # The agent's own choice: the rules for the exact critic, the critic's model otherwise.
     run_spec = RunSpec(brief=trial.brief, critic=trial.critic_spec, critic_options=dict(trial.critic_options))
     rewriter = make_rewriter(run_spec.rewriter_spec(), **run_spec.rewriter_options())
@@ -47,7 +47,7 @@ def run_prompt_only(trial: Trial) -> Outcome:
         else:
             prompt = shots[best_so_far([s.score for s in shots])[-1]].prompt
     choice = best_so_far([s.score for s in shots])
-    return Outcome(shots=shots, choice=list(choice), final=choice[-1], usage=driver.spent(),
+    return MethodResult(shots=shots, choice=list(choice), final=choice[-1], usage=driver.spent(),
                    info={"rewriter": rewriter.name, "rewrites": rewrites,
                          "stopped": "critic satisfied" if satisfied else "budget"},
                    measured=driver.measured())

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-from agent.critics.pricing import DEFAULT_PRICES, Price
+from agent.vlm.pricing import DEFAULT_PRICES, Price
 from tools.errors import InputError
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -124,7 +124,7 @@ def read_config_file(path: Path, table_only: bool = False) -> dict[str, Any]:
     return dict(section)
 
 
-def load_settings(**options: Any) -> VLMSettings:
+def load_vlm_settings(**options: Any) -> VLMSettings:
     """Settings from options, environment and config file. Options set to None are left to the others."""
     options = {k: v for k, v in options.items() if v is not None}
     known = set(VLMSettings.model_fields)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from agent.critics.vlm_regions import model_family
+from agent.vlm.regions import model_family
 from tools.errors import InputError
 
 # Model families whose vision encoders work on patches of this many pixels; sending sizes that

@@ -9,6 +9,7 @@ region is a hint for where to fix, and a wrong hint is worse than none.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from tools.contracts import Region
@@ -82,3 +83,23 @@ def from_region(region: Region, convention: str, size: tuple[int, int]) -> list[
     w, h = size
     sx, sy = {"unit": (1.0, 1.0), "thousand": (1000.0, 1000.0), "pixels": (float(w), float(h))}[convention]
     return [region.x0 * sx, region.y0 * sy, region.x1 * sx, region.y1 * sy]
+
+
+@dataclass(frozen=True)
+class Found:
+    """An object a localiser found for a label: where it is and how sure the localiser is (0-1)."""
+
+    region: Region
+    score: float
+
+
+def keep_distinct(found: list[Found], most: int, overlap: float = 0.5) -> list[Found]:
+    """The surest boxes, at most ``most``, none overlapping a surer one by more than ``overlap`` IoU:
+    detectors report one object several times, a count requirement must not see it twice."""
+    kept: list[Found] = []
+    for f in sorted(found, key=lambda f: -f.score):
+        if all(f.region.iou(k.region) <= overlap for k in kept):
+            kept.append(f)
+        if len(kept) == most:
+            break
+    return kept

@@ -7,7 +7,7 @@ process, so the probe is paid once. Outside json_schema the schema is written in
 message and JSON is dug out of free text (```json fences, prose around it, reasoning blocks).
 
 A reply that is not valid JSON or fails validation is sent back with the error, a bounded number
-of times; the final :class:`CriticReplyError` carries the last reply and what all attempts cost.
+of times; the final :class:`ModelReplyError` carries the last reply and what all attempts cost.
 """
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from agent.contracts import Usage
-from agent.critics.base import CriticError, CriticReplyError, CriticUnavailable
-from agent.critics.openai_config import VLMSettings
-from agent.critics.templates import load_template
-from agent.critics.vlm_images import SentImage, encode, family_multiple, image_part
-from agent.critics.vlm_transport import ChatTransport, FormatRejected, ImageTooLarge
+from agent.vlm.errors import FormatRejected, ImageTooLarge, ModelError, ModelReplyError, ModelUnavailable
+from agent.vlm.grammar import Override, ReplyShape
+from agent.vlm.images import family_multiple
+from agent.vlm.settings import VLMSettings
+from agent.vlm.templates import load_template
+from agent.vlm.transport import ChatTransport
 
 log = logging.getLogger("sculpt.vlm")
 T = TypeVar("T", bound=BaseModel)
@@ -138,12 +139,16 @@ def describe_error(exc: Exception, limit: int = 8) -> str:
 # -- requests -----------------------------------------------------------------------------------
 @dataclass
 class ChatRequest:
-    """What to ask: the rendered template's two messages and the images, labelled in order."""
+    """What to ask: the rendered template's two messages and the images, labelled in order.
+    ``constraints`` narrow the reply's schema where the caller knows its shape (one verdict per
+    checklist id): a local model's decoder enforces them (agent/vlm/grammar.py); a server gets the
+    reply model's strict schema and the same shape is checked after the reply."""
 
     system: str
     user: str
     images: list[Image.Image] = field(default_factory=list)
     labels: list[str] | None = None
+    constraints: dict[str, Override] = field(default_factory=dict)
 
 
 @dataclass
@@ -160,6 +165,8 @@ class StructuredClient:
     """Asks one model for validated JSON replies."""
 
     def __init__(self, transport: ChatTransport, settings: VLMSettings):
+        """``transport``: anything with ChatTransport's ``complete``, ``image_part``, ``url``, ``model``,
+        ``who``, ``clean`` and ``redact`` (the HTTP one, or agent/vlm/local.py's model on this machine)."""
         self.transport = transport
         self.settings = settings
         self.image_side = settings.image_side  # lowered for good if the server refuses an image size
@@ -184,7 +191,8 @@ class StructuredClient:
             mode = self.mode
             messages, sizes = self._messages(request, reply_model, mode, history)
             try:
-                reply = self.transport.complete(messages, self._response_format(reply_model, mode))
+                reply = self.transport.complete(messages, self._response_format(reply_model, mode),
+                                                shape=ReplyShape(reply_model, request.constraints))
             except FormatRejected as exc:
                 total += exc.usage
                 if self.settings.structured != "auto" or mode not in _NEXT_MODE:
@@ -198,14 +206,14 @@ class StructuredClient:
             except ImageTooLarge as exc:
                 total += exc.usage
                 if halved or not request.images or self.image_side // 2 < _MIN_SIDE:
-                    raise self._with_usage(CriticUnavailable(
+                    raise self._with_usage(ModelUnavailable(
                         f"{exc}; the image was {self.image_side} px on its long side - set image_side "
                         "(SCULPT_VLM_IMAGE_SIDE) to a size the server accepts"), total)
                 halved = True
                 self.image_side //= 2
                 log.info("%s refused the image size; resending at %d px", self.transport.who, self.image_side)
                 continue
-            except CriticError as exc:
+            except ModelError as exc:
                 raise self._with_usage(exc, total + exc.usage)
             total += reply.usage
             if mode == "json_schema" and known_mode(self.transport.url, self.transport.model) is None:
@@ -221,7 +229,7 @@ class StructuredClient:
                     error += (f" (the reply was cut off at max_tokens={self.settings.max_tokens}; raise "
                               "max_tokens / SCULPT_VLM_MAX_TOKENS)")
                 if len(history) + 1 >= attempts:
-                    raise CriticReplyError(f"{self.transport.who}: no usable reply in {attempts} attempt(s); "
+                    raise ModelReplyError(f"{self.transport.who}: no usable reply in {attempts} attempt(s); "
                                            f"last error: {self.transport.clean(error, 500)}", usage=total,
                                            last_reply=self.transport.redact(text))
                 history.append((text, error))
@@ -229,7 +237,7 @@ class StructuredClient:
             return Answer(value=value, usage=total, text=text, sizes=sizes, mode=mode, priced=reply.priced)
 
     @staticmethod
-    def _with_usage(exc: CriticError, usage: Usage, suffix: str = "") -> CriticError:
+    def _with_usage(exc: ModelError, usage: Usage, suffix: str = "") -> ModelError:
         return type(exc)(f"{exc}{suffix}", usage=usage, last_reply=exc.last_reply)
 
     def _response_format(self, reply_model: type[BaseModel], mode: str) -> dict | None:
@@ -247,16 +255,17 @@ class StructuredClient:
             # Without a schema-constrained decoder the model must read the schema itself.
             schema = json.dumps(strict_schema(reply_model), separators=(",", ":"))
             system += "\n\n" + self._format.fill("system", schema=schema)
-        sent: list[SentImage] = [encode(im, self.image_side, self.multiple) for im in request.images]
+        sent = [self.transport.image_part(im, self.image_side, self.multiple, self.settings.image_detail)
+                for im in request.images]
         if sent:
             labels = request.labels or [f"Image {i + 1}:" for i in range(len(sent))]
             content: Any = [{"type": "text", "text": request.user}]
-            for label, image in zip(labels, sent):
-                content += [{"type": "text", "text": label}, image_part(image, self.settings.image_detail)]
+            for label, (part, _size) in zip(labels, sent):
+                content += [{"type": "text", "text": label}, part]
         else:
             content = request.user  # text-only servers want a plain string
         messages = [{"role": "system", "content": system}, {"role": "user", "content": content}]
         for reply_text, error in history:
             messages += [{"role": "assistant", "content": reply_text},
                          {"role": "user", "content": self._format.fill("user", error=error)}]
-        return messages, [s.size for s in sent]
+        return messages, [size for _part, size in sent]
