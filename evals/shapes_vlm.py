@@ -27,7 +27,7 @@ import torch
 from rich.console import Console
 from rich.progress import track
 
-from evals.shapes_vlm_metrics import calibration, localisation, rates, reliability_plot, show
+from evals.shapes_vlm_metrics import calibration, fitted_noise, localisation, rates, reliability_plot, show
 from tools.shapes.vlm_format import YES, detect_question, parse_detect_answer, vqa_question
 
 console = Console()
@@ -131,6 +131,7 @@ def run(args) -> dict:
                             for k in ("txt2img", "img2img", "inpaint")},
         "by_question": {k: rates([r for r in rows if r["source"] == k]) for k in sorted({r["source"] for r in rows})},
         "calibration": calibration(rows),
+        "fitted_noise": fitted_noise([r for r in rows if r["source"] == "brief"]),
         "localisation": localisation(dets),
         "seconds_per_critique": float(np.mean(critique_seconds)) if critique_seconds else None,
         "requirements_per_critique": sum(q.source == "brief" for _, q in questions) / max(1, n),

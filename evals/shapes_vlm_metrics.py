@@ -20,6 +20,20 @@ def rates(rows: list[dict]) -> dict:
             "false_no": float((~said[truth]).mean()) if truth.any() else None}
 
 
+def fitted_noise(rows: list[dict]) -> dict:
+    """The ``noisy:`` critic that errs as often as the model does on the verdicts a run asks for (an
+    image's own checklist): ``rate`` its share of wrong verdicts, ``yes`` the share of those that are
+    false passes. ``near`` is left at 0: how the model's mistakes gather on borderline answers is what
+    comparing the two benchmarks measures."""
+    truth = np.array([r["truth"] for r in rows])
+    said = np.array([r["p"] >= THRESHOLD for r in rows])
+    wrong = said != truth
+    if not wrong.any():
+        return {"rate": 0.0, "yes": None, "spec": "noisy:0"}
+    rate, yes = float(wrong.mean()), float((said & ~truth).sum() / wrong.sum())
+    return {"rate": rate, "yes": yes, "spec": f"noisy:{rate:.3f},yes={yes:.2f}"}
+
+
 def calibration(rows: list[dict], bins: int = 10) -> dict:
     """Expected calibration error of P(Yes) against the truth, over equal-width bins."""
     p = np.array([r["p"] for r in rows])
@@ -137,6 +151,8 @@ def show(r: dict, console) -> None:
     console.print(f"localisation: {_pct(loc['hit_rate_iou50'])} of {loc['true_boxes']} true boxes found at IoU >= 0.5, "
                   f"precision {_pct(loc['precision_iou50'])}, absent objects answered 'none' "
                   f"{_pct(loc['absent_answered_none'])}")
+    if r.get("fitted_noise"):
+        console.print(f"the coin that errs as often (on the images' own checklists): {r['fitted_noise']['spec']}")
     if r.get("seconds_per_critique") is not None:
         line = (f"seconds per critique: {r['seconds_per_critique']:.3f} "
                 f"({r['requirements_per_critique']:.1f} requirements, one batched pass)")

@@ -136,3 +136,15 @@ def test_toy_training_resumes_exactly_and_exports_a_loadable_model(tmp_path, cap
     with torch.no_grad():
         probs = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0, -1].softmax(-1)
     assert abs(float(probs.sum()) - 1) < 1e-4
+
+
+def test_the_coin_fitted_to_a_critic_errs_as_often_and_the_same_way():
+    from evals.shapes_vlm_metrics import fitted_noise
+
+    # 20 verdicts: 3 false passes and 1 false failure.
+    rows = ([{"truth": True, "p": 0.9}] * 9 + [{"truth": True, "p": 0.2}]
+            + [{"truth": False, "p": 0.1}] * 7 + [{"truth": False, "p": 0.8}] * 3)
+    fit = fitted_noise(rows)
+    assert fit["rate"] == pytest.approx(4 / 20) and fit["yes"] == pytest.approx(3 / 4)
+    assert fit["spec"] == "noisy:0.200,yes=0.75"
+    assert fitted_noise([{"truth": True, "p": 0.9}])["spec"] == "noisy:0"
