@@ -11,6 +11,7 @@ the factory, which rejects a key it does not know with :func:`check_options`.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -125,3 +126,6 @@ register("noisy", ("agent.critics.noisy", "make_noisy_critic"))
 register("hf", ("agent.critics.hf_critic", "make_hf_critic"))
 alias("exact", "scene")
 alias("shapes", "scene")
+# The shapes world's own learned critic, trained by tools/shapes/train_vlm.py and shipped beside the
+# diffusion model: loaded like any hub VLM (VQAScore, and its <loc> tokens for where things are).
+alias("shapes-vlm", "hf:" + str(Path(__file__).resolve().parents[2] / "tools" / "shapes" / "vlm_weights"))
