@@ -199,6 +199,8 @@ def parse_args(argv=None):
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--from-step", type=int, default=0, help="export: the EMA snapshot of this step")
+    p.add_argument("--weights", choices=["ema", "raw"], default="ema",
+                   help="export: the EMA weights, or the raw ones of the last checkpoint (ckpt.pt)")
     return p.parse_args(argv)
 
 

@@ -17,11 +17,14 @@ from tools.shapes.vlm_model import VLMConfig, build_model, build_processor, n_pa
 
 
 def export(args, cfg: VLMConfig, work: Path) -> Path:
+    raw = getattr(args, "weights", "ema") == "raw"
+    if raw and args.from_step:
+        raise SystemExit("--weights raw exports the last checkpoint (ckpt.pt); leave out --from-step")
     name = f"ema_step_{args.from_step:06d}.pt" if args.from_step else "ckpt.pt"
     state = torch.load(work / name, weights_only=False)
     processor = build_processor(cfg)
     model = build_model(cfg, processor.tokenizer)
-    model.load_state_dict(state["ema"])
+    model.load_state_dict(state["model" if raw else "ema"])
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
@@ -31,7 +34,7 @@ def export(args, cfg: VLMConfig, work: Path) -> Path:
     config["dtype"] = "float32"
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     history = state.get("history") or torch.load(work / "ckpt.pt", weights_only=False).get("history", [])
-    info = {"exported_from": name, "steps": state["step"], "parameters": n_parameters(model),
+    info = {"exported_from": name, "weights": "raw" if raw else "ema", "steps": state["step"], "parameters": n_parameters(model),
             "config": cfg.to_dict(), "seed": args.seed,
             "held_out": [h for h in history if h["step"] <= state["step"]][-1:] or None}
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
