@@ -14,11 +14,11 @@ app = sculpt_app()
 BRIEF = "a red circle to the left of a blue square, yellow background"
 RIGHT = [0.5, 0.25, 1.0, 0.75]
 # n1 fails the background (global: a rebuild), n2 is a near miss with nowhere to point (variations),
-# the best variation n3 fixes the circle but loses the square (drift, yet the best image: stay),
-# its square is repainted (inpaint) and the result passes, confirmed by a witness.
+# the best variation n3 fixes the circle but loses the square and so the relation (drift, yet the best
+# image: stay), its square is repainted (inpaint) and the result passes, confirmed by a witness.
 FOUR_TOOLS = {"critiques": [
     {"fail": ["background", "g0.object"]}, {"fail": ["g0.object"]},
-    {"fail": ["g1.object"], "regions": {"g1.object": RIGHT}, "score": 0.9},
+    {"fail": ["g1.object", "g0.left_of.g1"], "regions": {"g1.object": RIGHT, "g0.left_of.g1": RIGHT}, "score": 0.9},
     {"fail": ["g0.object", "g1.object"]}, {"fail": ["g0.object", "g1.object"]},
     {"pass": "all"}, {"pass": "all"},
 ]}

@@ -27,7 +27,7 @@ def test_report_renders_in_a_browser(tmp_path, shapes_engine):
 
     script = {"critiques": [
         {"fail": ["g0.object"], "regions": {"g0.object": [0.0, 0.3, 0.4, 0.7]}},
-        {"fail": ["g1.object"]},  # the repaint lost the square: drift
+        {"fail": ["g1.object", "g0.left_of.g1"]},  # the repaint lost the square (and the relation): drift
         {"fail": ["g0.left_of.g1"]}, {"pass": "all"}, {"fail": ["g0.object", "background"]},
     ]}
     spec = RunSpec(brief="a red circle to the left of a blue square, yellow background", budget={"generations": 8},
