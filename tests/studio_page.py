@@ -87,6 +87,17 @@ def paint(page, box: tuple[float, float, float, float]) -> None:
         page.mouse.up()
 
 
+def settled_reason(page, elem_id: str, expected: str, timeout: float = 10_000) -> str | None:
+    """The control's hover reason once it says ``expected`` (controls follow the status line by one
+    redraw), or whatever it says when ``timeout`` ms have passed — for the test to assert on."""
+    try:
+        page.wait_for_function(f"() => {{ const b = document.getElementById('{elem_id}'); "
+                               f"return b && b.disabled && (b.title || '').includes({expected!r}); }}", timeout=timeout)
+    except Exception:  # the assertion that follows says what the control says instead
+        pass
+    return disabled_because(page, elem_id)
+
+
 def disabled_because(page, elem_id: str) -> str | None:
     """The reason a control gives on hover for being disabled (None while it can act)."""
     return page.evaluate(f"() => {{ const b = document.getElementById('{elem_id}'); "

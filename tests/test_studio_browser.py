@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from tests.studio_page import (BRIEF, INTERNAL, WATCH_CURRENT, disabled_because, events, free_port, get, paint, rest,
-                               run_of, start, tree)
+from tests.studio_page import (BRIEF, INTERNAL, WATCH_CURRENT, disabled_because, events, free_port, get, paint,
+                               rest, run_of, settled_reason, start, tree)
 from tests.test_report_browser import BROWSER_ARGS, chromium
 
 SECRET = "sk-studio-test-key-never-in-the-page"
@@ -227,7 +227,7 @@ def test_a_persons_edit_changes_the_brief_and_is_never_reverted_silently(page, s
     page.click("#region")
     rest(page, "keep “a blue square”?")
     assert page.locator("#keep-change").is_visible() and page.locator("#keep-brief").is_visible()
-    assert disabled_because(page, "step").startswith("first say: keep “a blue square”?")  # not the agent's call
+    assert settled_reason(page, "step", "first say").startswith("first say: keep “a blue square”?")  # not the agent's call
     assert tree(server, run_id)["current"] == "n2"  # the edit stays in view while the person decides
     page.click("#keep-brief")
     rest(page, "your turn — n1")  # back, because they said so
@@ -349,12 +349,12 @@ def test_controls_tell_the_truth(page, server):
     page.click("#send")
     page.wait_for_function("() => document.querySelector('#msg-note').innerText.includes('elephant')")
     assert page.input_value("#msg textarea") == "a purple elephant on the moon"  # kept, to fix
-    assert disabled_because(page, "step").startswith("no run is open")
+    assert settled_reason(page, "step", "no run is open").startswith("no run is open")
     first = start(page)
     page.click("#runs input")  # the list is as fresh as the folder, without a Refresh
     page.wait_for_selector(f"ul.option-list li:has-text('{first}')")
     page.keyboard.press("Escape")
-    assert disabled_because(page, "branch") == "click an image of the tree first"
+    assert settled_reason(page, "branch", "click an image") == "click an image of the tree first"
     page.locator("#tree [data-node='n1']").click()
     page.wait_for_function("() => !document.getElementById('branch').disabled")
     page.fill("#strength input", "50")
@@ -369,7 +369,8 @@ def test_controls_tell_the_truth(page, server):
     page.get_by_text("Redo a region: paint on the image").click()
     page.wait_for_function("() => document.getElementById('region') && document.getElementById('region').title")
     for control in ("step", "auto", "accept", "region"):
-        assert "the run has ended" in disabled_because(page, control), control  # never silently reopened
+        reason = settled_reason(page, control, "the run has ended")
+        assert reason and "the run has ended" in reason, (control, reason)  # never silently reopened
     assert "the run has ended" in page.inner_text("#region-note") and "stopped" in status
     page.fill("#budget input", "-5")
     page.click("#apply")
