@@ -118,18 +118,7 @@ def test_brief_image_checklist_then_variations_and_a_pick_that_stays_the_answer(
 
 def test_region_branch_accept_and_reload(page, server):
     run_id = start(page)
-    page.get_by_text("Redo a region: paint on the image").click()  # opening it puts the image on the canvas
-    page.wait_for_selector("#editor canvas")
-    page.wait_for_timeout(500)
-    page.locator("#editor button[aria-label='Brush']").click()
-    canvas = page.locator("#editor canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.45
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 30, y + 30, steps=6)
-    page.mouse.up()
+    paint(page, (0.3, 0.45, 0.45, 0.6))
     page.fill("#region-prompt textarea", "a red circle")
     page.click("#region")
     rest(page, "spent 2 of")
