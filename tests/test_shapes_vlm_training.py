@@ -17,6 +17,7 @@ from tools.shapes.render import Placement, Scene, draw
 from tools.shapes.sample import random_brief
 from tools.shapes.train_vlm import main as train_vlm
 from tools.shapes.vlm_batch import Encoder
+from tools.shapes.vlm_dense import COLOUR_INDEX, SHAPE_INDEX, patch_labels
 from tools.shapes.vlm_format import (
     QUESTION,
     detect_answer,
@@ -102,6 +103,22 @@ def test_questions_are_labelled_by_the_checker_not_by_their_origin():
     assert [(q.text, q.answer) for q in labelled(far, det, "other colour")] == [("a green circle", "No")]
 
 
+def test_patch_labels_name_the_colour_and_shape_under_each_patch():
+    # A red circle on the left half, a blue square at the bottom right; the rest is background.
+    scene = Scene("white", (Placement(0, "red", "circle", "large", 0.4, 0.25, 0.5),
+                            Placement(1, "blue", "square", "small", 0.2, 0.8, 0.8)))
+    labels = patch_labels(detect(draw(scene)), 8).reshape(2, 8, 8)
+    colour, shape = labels
+    red, blue = COLOUR_INDEX["red"], COLOUR_INDEX["blue"]
+    assert colour[4, 2] == red and shape[4, 2] == SHAPE_INDEX["circle"]  # row 4, column 2: the circle's centre
+    assert colour[6, 6] == blue and shape[6, 6] == SHAPE_INDEX["square"]
+    assert colour[0, 7] == 0 and shape[0, 7] == 0  # top right: nothing there
+    assert set(np.unique(colour)) == {0, red, blue}
+    # The circle covers more patches than the small square, and neither reaches the other's side.
+    assert (colour == red).sum() > (colour == blue).sum() > 0
+    assert not (colour[:, :4] == blue).any() and not (colour[:, 5:] == red).any()
+
+
 TOY = ["--config", "tiny", "--threads", "1", "--model-shards", "1", "--render-shards", "1", "--heldout-shards", "1",
        "--shard-images", "2", "--batch-images", "2", "--questions", "3", "--detects", "1", "--eval-every", "3",
        "--log-every", "3", "--ckpt-every", "3", "--warmup", "2"]
@@ -126,8 +143,19 @@ def test_toy_training_resumes_exactly_and_exports_a_loadable_model(tmp_path, cap
     resumed = torch.load(work / "ckpt.pt", weights_only=False)["model"]
     straight = torch.load(tmp_path / "straight" / "ckpt.pt", weights_only=False)["model"]
     assert all(torch.equal(resumed[k], straight[k]) for k in resumed)
+    assert "head" in torch.load(work / "ckpt.pt", weights_only=False)  # the patch-label head resumes too
 
     assert json.loads((out / "training.json").read_text())["steps"] == 6
+
+    # A second training may start from the first one's EMA weights; the export says where it started.
+    again = tmp_path / "again"
+    shutil.copytree(work / "data", again / "data")
+    snapshot = work / "ema_step_000006.pt"
+    train_vlm(["--work", str(again), "--out", str(tmp_path / "o3"), "--steps", "3", *TOY,
+               "--init-from", str(snapshot), "--stage", "train"])
+    assert f"starting from the EMA weights of {snapshot} (step 6)" in capsys.readouterr().out
+    train_vlm(["--work", str(again), "--out", str(tmp_path / "o3"), "--from-step", "3", *TOY, "--stage", "export"])
+    assert json.loads((tmp_path / "o3" / "training.json").read_text())["recipe"]["init_from"] == str(snapshot)
     processor = AutoProcessor.from_pretrained(out, local_files_only=True)
     model = AutoModelForImageTextToText.from_pretrained(out, local_files_only=True)
     assert type(model).__name__ == "PaliGemmaForConditionalGeneration" and model.dtype == torch.float32

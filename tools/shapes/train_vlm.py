@@ -22,10 +22,11 @@ import torch
 
 from tools.shapes.brief import Brief
 from tools.shapes.train_vae import log, save_torch
-from tools.shapes.vlm_batch import Encoder, loss, p_yes
+from tools.shapes.vlm_batch import Encoder, image_features, loss, p_yes
 from tools.shapes.vlm_data import generate, load_split
+from tools.shapes.vlm_dense import PatchHead, patch_labels
 from tools.shapes.vlm_format import YES, detect_question, vqa_question
-from tools.shapes.vlm_model import TINY, VLMConfig, build_model, build_processor, n_parameters, pixel_values
+from tools.shapes.vlm_model import IMAGE_SIZE, TINY, VLMConfig, build_model, build_processor, n_parameters, pixel_values
 from tools.shapes.vlm_questions import detect_questions, detection_from_dict, evaluation_questions, vqa_questions
 
 DATA_SEED = 2000  # the diffusion model's training and evaluation seeds (0, 1000) are never reused
@@ -43,6 +44,14 @@ class Pool:
         self.briefs = [Brief.model_validate(m["brief"]) if m["brief"] else None for m in meta]
         self.n_objects = [m["n_objects"] for m in meta]
         self.sources = [m["source"] for m in meta]
+        self._labels: dict[tuple[int, int], np.ndarray] = {}
+
+    def labels(self, picks: list[int], grid: int) -> np.ndarray:
+        """(len(picks), 2, grid*grid): what each patch of each picked image shows (tools/shapes/vlm_dense.py)."""
+        for i in picks:
+            if (i, grid) not in self._labels:
+                self._labels[i, grid] = patch_labels(self.dets[i], grid)
+        return np.stack([self._labels[i, grid] for i in picks])
 
     def __len__(self) -> int:
         return len(self.dets)
@@ -55,7 +64,7 @@ def lr_at(step: int, args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
-def draw_batch(pool: Pool, rng: np.random.Generator, args) -> tuple[np.ndarray, list]:
+def draw_batch(pool: Pool, rng: np.random.Generator, args) -> tuple[list[int], list]:
     model_idx, render_idx = np.flatnonzero(pool.kind), np.flatnonzero(~pool.kind)
     picks = []
     for _ in range(args.batch_images):
@@ -68,7 +77,7 @@ def draw_batch(pool: Pool, rng: np.random.Generator, args) -> tuple[np.ndarray, 
             items.append((j, vqa_question(q.text), q.answer))
         for q in detect_questions(pool.dets[i], rng, args.detects):
             items.append((j, detect_question(q.text), q.answer))
-    return pool.images[picks], items
+    return picks, items
 
 
 def heldout_set(pool: Pool, seed: int) -> list[tuple[int, object]]:
@@ -112,18 +121,29 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
     model = build_model(cfg, processor.tokenizer, seed=args.seed).to(device)
     ema = build_model(cfg, processor.tokenizer, seed=args.seed).to(device).eval()
     ema.load_state_dict(model.state_dict())
+    if args.init_from and not (work / "ckpt.pt").exists():
+        start = torch.load(args.init_from, weights_only=False)
+        model.load_state_dict(start["ema"])
+        ema.load_state_dict(start["ema"])
+        log(f"train: starting from the EMA weights of {args.init_from} (step {start['step']})")
+    head = PatchHead(cfg.text_width).to(device)
+    grid = IMAGE_SIZE // cfg.patch
     params, ema_params = list(model.parameters()), list(ema.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    opt = torch.optim.AdamW(params + list(head.parameters()), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     rng = np.random.default_rng([args.seed, 7])
+    recipe = {"init_from": str(args.init_from) or None, "dense_weight": args.dense_weight, "lr": args.lr,
+              "warmup": args.warmup, "steps": args.steps}
     step, spent, history = 0, 0.0, []
     ckpt = work / "ckpt.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
+        head.load_state_dict(state["head"])
         opt.load_state_dict(state["opt"])
         rng.bit_generator.state = state["rng"]
         step, spent, history = state["step"], state["seconds"], state["history"]
+        recipe = state.get("recipe", recipe)
         log(f"train: resumed at step {step}")
     if step >= args.steps:
         log("train: done already")
@@ -138,15 +158,20 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
         task = bar.add_task("train", total=args.steps, completed=step, info="")
         t0 = time.perf_counter()
         while step < args.steps:
-            images, items = draw_batch(pool, rng, args)
+            picks, items = draw_batch(pool, rng, args)
             b = enc.batch(items)
             b = type(b)(*(t.to(device) for t in vars(b).values()))
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, args)
-            value = loss(model, pixel_values(images).to(device), b)
+            pixels = pixel_values(pool.images[picks]).to(device)
+            feats = image_features(model, pixels)
+            value = loss(model, pixels, b, feats)
+            if args.dense_weight:
+                labels = torch.from_numpy(pool.labels(picks, grid)).to(device)
+                value = value + args.dense_weight * head.loss(feats, labels)
             opt.zero_grad(set_to_none=True)
             value.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            torch.nn.utils.clip_grad_norm_(params + list(head.parameters()), 1.0)
             opt.step()
             step += 1
             with torch.no_grad():
@@ -167,9 +192,10 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
                 save_torch({"ema": ema.state_dict(), "step": step}, work / f"ema_step_{step:06d}.pt")
                 t0 = time.perf_counter()  # evaluation is not training time
             if step % args.ckpt_every == 0 or step == args.steps:
-                save_torch({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                save_torch({"model": model.state_dict(), "ema": ema.state_dict(), "head": head.state_dict(),
+                            "opt": opt.state_dict(),
                             "rng": rng.bit_generator.state, "step": step, "seconds": spent,
-                            "history": history}, ckpt)
+                            "history": history, "recipe": recipe}, ckpt)
     log(f"train: finished, {spent / 60:.1f} minutes of training")
 
 
@@ -194,6 +220,10 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--dense-weight", type=float, default=1.0,
+                   help="weight of the patch-label loss on the vision tower (tools/shapes/vlm_dense.py; 0: none)")
+    p.add_argument("--init-from", default="",
+                   help="a checkpoint or EMA snapshot of an earlier training to start from (its EMA weights)")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-images", type=int, default=300, help="held-out images in the evaluation line")
     p.add_argument("--log-every", type=int, default=100)

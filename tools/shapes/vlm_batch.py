@@ -65,20 +65,26 @@ class Encoder:
         return Batch(torch.tensor([i for i, _, _ in items]), ids, mask, tt, targets)
 
 
-def hidden_states(model, pixels: torch.Tensor, b: Batch) -> torch.Tensor:
-    """The decoder's last hidden states, each image encoded once however many questions it has."""
+def image_features(model, pixels: torch.Tensor) -> torch.Tensor:
+    """(N, image tokens, text width): the projected features the decoder reads as image tokens."""
+    return model.model.get_image_features(pixels).pooler_output
+
+
+def hidden_states(model, pixels: torch.Tensor, b: Batch, feats: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's last hidden states, each image encoded once however many questions it has
+    (``feats``: the images' features when the caller has them already)."""
     from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-    feats = model.model.get_image_features(pixels).pooler_output[b.image_index]
+    feats = (image_features(model, pixels) if feats is None else feats)[b.image_index]
     out = model.model(input_ids=b.input_ids, attention_mask=b.attention_mask, token_type_ids=b.token_type_ids,
                       mm_encoder_outputs={"image": BaseModelOutputWithPooling(pooler_output=feats)})
     return out.last_hidden_state
 
 
-def loss(model, pixels: torch.Tensor, b: Batch) -> torch.Tensor:
+def loss(model, pixels: torch.Tensor, b: Batch, feats: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy over the whole vocabulary on every answer token (so P(Yes) is calibrated),
     averaged per sequence first: a yes/no answer weighs as much as a three-box localisation."""
-    h = hidden_states(model, pixels, b)
+    h = hidden_states(model, pixels, b, feats)
     where = b.targets != -100
     logits = model.lm_head(h[where])
     per_token = F.cross_entropy(logits.float(), b.targets[where], reduction="none")

@@ -33,9 +33,10 @@ def export(args, cfg: VLMConfig, work: Path) -> Path:
     config = json.loads((out / "config.json").read_text())
     config["dtype"] = "float32"
     (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    history = state.get("history") or torch.load(work / "ckpt.pt", weights_only=False).get("history", [])
+    last = state if "history" in state else torch.load(work / "ckpt.pt", weights_only=False)
+    history = last.get("history", [])
     info = {"exported_from": name, "weights": "raw" if raw else "ema", "steps": state["step"], "parameters": n_parameters(model),
-            "config": cfg.to_dict(), "seed": args.seed,
+            "config": cfg.to_dict(), "seed": args.seed, "recipe": last.get("recipe"),
             "held_out": [h for h in history if h["step"] <= state["step"]][-1:] or None}
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     return out
