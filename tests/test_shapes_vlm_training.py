@@ -149,9 +149,8 @@ def test_toy_training_resumes_exactly_and_exports_a_loadable_model(tmp_path, cap
 
     # A second training may start from the first one's EMA weights; the export says where it started.
     again = tmp_path / "again"
-    shutil.copytree(work / "data", again / "data")
     snapshot = work / "ema_step_000006.pt"
-    train_vlm(["--work", str(again), "--out", str(tmp_path / "o3"), "--steps", "3", *TOY,
+    train_vlm(["--work", str(again), "--data", str(work / "data"), "--out", str(tmp_path / "o3"), "--steps", "3", *TOY,
                "--init-from", str(snapshot), "--stage", "train"])
     assert f"starting from the EMA weights of {snapshot} (step 6)" in capsys.readouterr().out
     train_vlm(["--work", str(again), "--out", str(tmp_path / "o3"), "--from-step", "3", *TOY, "--stage", "export"])

@@ -111,10 +111,11 @@ def evaluate(model, enc: Encoder, pool: Pool, questions: list, device, batch: in
 def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
     processor = build_processor(cfg)
     enc = Encoder(processor.tokenizer, cfg.image_tokens)
-    pool = Pool(work / "data", "train")
-    held = Pool(work / "data", "heldout", kinds=("model",), limit=args.eval_images)
+    data = data_dir(args)
+    pool = Pool(data, "train")
+    held = Pool(data, "heldout", kinds=("model",), limit=args.eval_images)
     if not len(held):
-        held = Pool(work / "data", "heldout", kinds=("render",), limit=args.eval_images)
+        held = Pool(data, "heldout", kinds=("render",), limit=args.eval_images)
     questions = heldout_set(held, args.seed)
     log(f"train: {int(pool.kind.sum())} diffusion-model and {int((~pool.kind).sum())} rendered images; "
         f"held out: {len(held)} images, {sum(q.kind != 'detect' for _, q in questions)} yes/no questions")
@@ -199,9 +200,14 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
     log(f"train: finished, {spent / 60:.1f} minutes of training")
 
 
+def data_dir(args) -> Path:
+    return Path(args.data) if args.data else Path(args.work) / "data"
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", default=".cache/shapes-vlm", help="data and checkpoints (not in git)")
+    p.add_argument("--data", default="", help="the images (default: WORK/data); another training's may be shared")
     p.add_argument("--out", default="tools/shapes/vlm_weights", help="where the model folder goes")
     p.add_argument("--stage", choices=["all", "data", "train", "export"], default="all")
     p.add_argument("--config", choices=["default", "tiny"], default="default", help="tiny: for tests")
@@ -245,7 +251,7 @@ def main(argv=None) -> None:
     if args.stage in ("all", "data"):
         from tools.shapes.vlm_data import make_data
 
-        make_data(args, work / "data", DATA_SEED + args.seed)
+        make_data(args, data_dir(args), DATA_SEED + args.seed)
     if args.stage in ("all", "train"):
         train(args, cfg, work, torch.device(args.device))
     if args.stage in ("all", "export"):
