@@ -130,7 +130,9 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
     head = PatchHead(cfg.text_width).to(device)
     grid = IMAGE_SIZE // cfg.patch
     params, ema_params = list(model.parameters()), list(ema.parameters())
-    opt = torch.optim.AdamW(params + list(head.parameters()), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    # Without patch labels the head is not trained (and a checkpoint from before it resumes as it was).
+    trained = params + (list(head.parameters()) if args.dense_weight else [])
+    opt = torch.optim.AdamW(trained, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     rng = np.random.default_rng([args.seed, 7])
     recipe = {"init_from": str(args.init_from) or None, "dense_weight": args.dense_weight, "lr": args.lr,
               "warmup": args.warmup, "steps": args.steps}
@@ -140,7 +142,8 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
-        head.load_state_dict(state["head"])
+        if "head" in state:  # a checkpoint from before the patch labels has none
+            head.load_state_dict(state["head"])
         opt.load_state_dict(state["opt"])
         rng.bit_generator.state = state["rng"]
         step, spent, history = state["step"], state["seconds"], state["history"]
@@ -172,7 +175,7 @@ def train(args, cfg: VLMConfig, work: Path, device: torch.device) -> None:
                 value = value + args.dense_weight * head.loss(feats, labels)
             opt.zero_grad(set_to_none=True)
             value.backward()
-            torch.nn.utils.clip_grad_norm_(params + list(head.parameters()), 1.0)
+            torch.nn.utils.clip_grad_norm_(trained, 1.0)
             opt.step()
             step += 1
             with torch.no_grad():
