@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import track
 
 from evals.shapes_vlm_metrics import calibration, fitted_noise, localisation, rates, reliability_plot, show
+from agent.vlm.loc_tokens import location_decoding
 from tools.shapes.vlm_format import YES, detect_question, parse_detect_answer, vqa_question
 
 console = Console()
@@ -60,8 +61,11 @@ def p_yes(processor, net, image, texts: list[str]) -> np.ndarray:
 @torch.no_grad()
 def boxes(processor, net, image, labels: list[str]) -> list[list]:
     batch = inputs(processor, image, [detect_question(lab) for lab in labels])
-    out = net.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=32, do_sample=False)
-    texts = processor.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    n_in = batch["input_ids"].shape[1]
+    # The localiser's own decoding (agent/vlm/loc_tokens.py), so these figures are what a run gets.
+    out = net.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=32, do_sample=False,
+                       logits_processor=location_decoding(processor.tokenizer, n_in))
+    texts = processor.batch_decode(out[:, n_in:], skip_special_tokens=True)
     return [parse_detect_answer(t) for t in texts]
 
 

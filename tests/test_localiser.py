@@ -104,6 +104,42 @@ def test_loc_tokens_are_read_as_boxes():
     assert parse_locations("no boxes here <loc0001>") == []
 
 
+def test_a_box_starts_when_the_locations_together_are_likelier_and_each_edge_is_their_median():
+    import torch
+
+    from agent.vlm.loc_tokens import LocationDecoding
+    from tools.shapes.vlm_model import TINY, build_processor
+
+    tok = build_processor(TINY).tokenizer
+    loc = lambda i: tok.convert_tokens_to_ids(f"<loc{i:04d}>")  # noqa: E731
+    none, prompt = tok.convert_tokens_to_ids("none"), [tok.bos_token_id, 7]
+    decoding = LocationDecoding(tok, prompt_length=len(prompt))
+
+    def logits(spread: dict[int, float]) -> torch.Tensor:
+        p = torch.full((len(tok),), 1e-9)
+        for token, share in spread.items():
+            p[token] = share
+        return p.log()[None]
+
+    def pick(answer: list[int], spread: dict[int, float]) -> int:
+        return int(decoding(torch.tensor([prompt + answer]), logits(spread)).argmax())
+
+    # "none" is the likeliest single token (0.3), but the locations hold 0.7 between them: a box
+    # starts, at the median of their spread (greedy decoding would have said "none").
+    spread = {none: 0.3, loc(100): 0.2, loc(110): 0.2, loc(120): 0.1, loc(300): 0.2}
+    assert pick([], spread) == loc(110)
+    # Spread the other way round, nothing is there, and no location may be written.
+    assert pick([], {none: 0.6, loc(100): 0.2, loc(110): 0.2}) == none
+    # Inside a box the next edge is always a location, even where a word is likelier...
+    assert pick([loc(110)], {none: 0.9, loc(500): 0.04, loc(600): 0.06}) == loc(600)
+    # ...and after four the label follows as the model says.
+    word = tok.convert_tokens_to_ids("\u2581red")
+    assert pick([loc(1), loc(2), loc(3), loc(4)], {word: 0.6, loc(9): 0.4}) == word
+    # After " ; " another box may start, by the same rule.
+    sep = tok(" ; ", add_special_tokens=False)["input_ids"]
+    assert pick([loc(1), loc(2), loc(3), loc(4), word, *sep], spread) == loc(110)
+
+
 @pytest.mark.parametrize("family", DETECTORS)
 def test_detectors_localise_a_critique_through_the_hf_spec(tiny_vlm_dir, tiny_detector_dir, family):
     brief, image, checklist = shapes_scene(seed=5, n_objects=2, match=False)

@@ -92,11 +92,19 @@ def test_it_answers_fixed_scenes_it_must_know(critic, scene, true, false):
     assert all(verdicts[t] < 0.5 for t in false), verdicts
 
 
+def locate(processor, model, batch):
+    """Generation as the localiser decodes it (agent/vlm/loc_tokens.py)."""
+    from agent.vlm.loc_tokens import location_decoding
+
+    return model.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=32, do_sample=False,
+                          logits_processor=location_decoding(processor.tokenizer, batch["input_ids"].shape[1]))
+
+
 @torch.no_grad()
 def test_its_localisation_answers_are_in_the_agreed_format(critic):
     processor, model = critic
     batch = ask(processor, model, draw(SCENES[0][0]), [detect_question("red circle"), detect_question("green triangle")])
-    out = model.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=32, do_sample=False)
+    out = locate(processor, model, batch)
     for answer in processor.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True):
         assert answer.strip() == "none" or parse_detect_answer(answer), answer
 
@@ -108,7 +116,7 @@ def test_it_boxes_objects_and_answers_none_for_absent_ones(critic):
     scene = SCENES[0][0]
     batch = ask(processor, model, draw(scene), [detect_question("red circle"), detect_question("blue square"),
                                                  detect_question("green triangle")])
-    out = model.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=32, do_sample=False)
+    out = locate(processor, model, batch)
     answers = processor.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
     assert answers[2].strip() == "none"
     for answer, obj, label in zip(answers, scene.objects, ("red circle", "blue square")):

@@ -2,15 +2,23 @@
 
 Asked ``detect {label}`` (in the agreed prompt format, agent/vlm/hf_vlm.py), such a model answers
 ``<locY0><locX0><locY1><locX1> label`` for each object, groups separated by `` ; ``, with
-coordinates in 1024ths of the image's height and width. Every label is asked in one batched greedy
+coordinates in 1024ths of the image's height and width. Every label is asked in one batched
 generation; an answer without a well-formed group is "nothing found".
+
+Plain greedy decoding reads boxes badly from a model that is unsure exactly where an edge is: its
+probability is spread over neighbouring locations, so the single likeliest one loses to "none" and
+nothing is found. ``LocationDecoding`` decides differently where locations are concerned: a box
+starts where the locations *together* are more likely than not, and each coordinate is the median of
+the model's distribution over locations. For a model sure of itself this is greedy decoding.
 """
 from __future__ import annotations
 
 import re
 import time
 
+import torch
 from PIL import Image
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from agent.contracts import Usage
 from agent.vlm.hf_vlm import LOC_TOKENS, LocalVLM
@@ -41,6 +49,45 @@ def parse_locations(text: str) -> list[tuple[str, Region]]:
     return out
 
 
+class LocationDecoding(LogitsProcessor):
+    """Where an answer may start a box (its start, or after " ; "), start one if the location tokens
+    together are likelier than anything else combined, else rule them out; inside a box, the next
+    coordinate is the median location."""
+
+    def __init__(self, tokenizer, prompt_length: int):
+        vocab = tokenizer.get_vocab()
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.loc_ids = torch.tensor([vocab[f"<loc{i:04d}>"] for i in range(LOC_TOKENS)])
+        self.is_loc = torch.zeros(max(len(tokenizer), max(vocab.values()) + 1), dtype=torch.bool)
+        self.is_loc[self.loc_ids] = True
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        loc_ids = self.loc_ids.to(scores.device)
+        probs = scores.float().softmax(-1)[:, loc_ids]
+        mass = probs.sum(-1)
+        median = torch.searchsorted((probs / mass.clamp(min=1e-12)[:, None]).cumsum(-1).contiguous(),
+                                    torch.full_like(mass[:, None], 0.5)).clamp(max=LOC_TOKENS - 1)[:, 0]
+        out = scores.clone()
+        for row, answer in enumerate(input_ids[:, self.prompt_length:].tolist()):
+            trailing = 0
+            while trailing < len(answer) and self.is_loc[answer[-1 - trailing]]:
+                trailing += 1
+            if 0 < trailing < 4 or (trailing == 0 and self._box_may_start(answer) and mass[row] > 0.5):
+                out[row] = float("-inf")
+                out[row, loc_ids[median[row]]] = 0.0
+            elif trailing == 0 and self._box_may_start(answer):
+                out[row, loc_ids] = float("-inf")
+        return out
+
+    def _box_may_start(self, answer: list[int]) -> bool:
+        return not answer or self.tokenizer.decode(answer[-3:]).rstrip().endswith(";")
+
+
+def location_decoding(tokenizer, prompt_length: int) -> LogitsProcessorList:
+    return LogitsProcessorList([LocationDecoding(tokenizer, prompt_length)])
+
+
 class LocTokenLocaliser:
     def __init__(self, vlm: LocalVLM):
         self.vlm = vlm
@@ -64,9 +111,10 @@ class LocTokenLocaliser:
         longest = max(len(tokenizer.encode(label, add_special_tokens=False)) for label in labels)
         # Four location tokens, the label, " ; " between groups, then the end.
         budget = MOST_PER_LABEL * (4 + longest + 3) + 1
-        out = self.vlm.model.generate(**inputs, do_sample=False, max_new_tokens=budget,
-                                      pad_token_id=tokenizer.pad_token_id)
         n_in = inputs["input_ids"].shape[1]
+        out = self.vlm.model.generate(**inputs, do_sample=False, max_new_tokens=budget,
+                                      pad_token_id=tokenizer.pad_token_id,
+                                      logits_processor=location_decoding(tokenizer, n_in))
         new = out[:, n_in:]
         answers = [tokenizer.decode(row, skip_special_tokens=False) for row in new.tolist()]
         produced = int((new != tokenizer.pad_token_id).sum())
