@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from tools.contracts import Defect, Region, Requirement
 
@@ -55,6 +55,17 @@ class Verdict(BaseModel):
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     evidence: str = ""
     region: Region | None = None  # where the fix belongs, for a local failure
+    # False where the critic cannot tell this kind of requirement apart (its card, agent/critics/card.py):
+    # the verdict passes for want of a judge and its evidence says so.
+    judged: bool = True
+
+    @model_serializer(mode="wrap")
+    def _judged_only_when_not(self, handler):
+        # A judged verdict is written as it always was: files and checkpoints stay the same.
+        data = handler(self)
+        if isinstance(data, dict) and self.judged:
+            data.pop("judged", None)
+        return data
 
 
 class Located(BaseModel):

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import track
 
-from evals.shapes_vlm_metrics import calibration, fitted_noise, localisation, rates, reliability_plot, show
+from agent.critics.card import CriticCard, KindFigures, load_card, write_card
 from agent.vlm.loc_tokens import location_decoding
+from evals.shapes_vlm_metrics import calibration, fitted_noise, localisation, rates, reliability_plot, show
+from tools.contracts import RequirementKind
 from tools.shapes.vlm_format import YES, detect_question, parse_detect_answer, vqa_question
 
 console = Console()
@@ -160,6 +164,9 @@ def main(argv=None) -> dict:
     p.add_argument("--plot", default="eval-out/shapes_vlm_reliability.png", help="reliability plot (PNG)")
     p.add_argument("--no-speed", action="store_true", help="skip timing the diffusion model")
     p.add_argument("--out", default=None, help="write the figures as JSON here too")
+    p.add_argument("--card", action="store_true",
+                   help="write the per-kind figures beside the model as its critic_card.json "
+                        "(agent/critics/card.py: kinds it cannot tell apart are then not judged)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -171,7 +178,16 @@ def main(argv=None) -> dict:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2))
+    if args.card:
+        path = write_card(args.model, card_of(result, "python -m evals.shapes_vlm " + " ".join(argv or sys.argv[1:])))
+        console.print(f"critic card: {path} (not judged: {', '.join(sorted(load_card(args.model).blind_kinds())) or 'none'})")
     return result
+
+
+def card_of(result: dict, command: str) -> CriticCard:
+    kinds = {k: KindFigures(n=v["n"], false_yes=v.get("false_yes"), false_no=v.get("false_no"))
+             for k, v in result["by_kind"].items() if k in get_args(RequirementKind)}
+    return CriticCard(measured_by=command, images=result["images"], kinds=kinds)
 
 
 if __name__ == "__main__":

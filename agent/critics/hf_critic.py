@@ -12,7 +12,9 @@ Options (``--critic-option KEY=VALUE``):
 - ``device`` / ``dtype`` (auto: the engine's rule; ``device=cuda:1`` puts the critic on another GPU),
   ``localise=auto|on|off`` (auto: a model with PaliGemma ``<loc>`` tokens finds the objects itself),
   ``max_tokens`` (the longest structured reply), ``reasks``, ``image_side``, ``batched`` (false: one
-  question per pass, to measure what batching buys).
+  question per pass, to measure what batching buys), ``blind`` (requirement kinds the model cannot
+  tell apart, left unjudged: ``auto`` reads the ``critic_card.json`` beside the model,
+  agent/critics/card.py; ``none``; or kinds, e.g. ``blind=count,relation``).
 
 Scores are probabilities (vqa) or the model's own score (judge) of one image at a time, so ranking,
 comparing and drift come from critiques: no order effect, and one image's verdicts are the same
@@ -21,18 +23,21 @@ scene critic does); free-form briefs by the model (judge-style, constrained).
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.contracts import Critique, Requirement
 from agent.critics.base import Critic, Plan, critic_error
+from agent.critics.card import load_card
 from agent.critics.judge import JudgeCritic
 from agent.critics.localised import localise
 from agent.critics.registry import read_options
-from agent.critics.vqascore import question, vqa_critique
+from agent.critics.vqascore import not_judged, question, vqa_critique
 from agent.vlm.errors import ModelError
+from tools.contracts import RequirementKind
 from tools.errors import BriefError, InputError
 
 
@@ -48,6 +53,8 @@ class HFOptions(BaseModel):
     reasks: int = Field(2, ge=0)
     image_side: int = Field(768, ge=32, description="long side (px) of the image given to the processor")
     batched: bool = True
+    blind: str = Field("auto", description="requirement kinds not to judge: auto (those the model's critic_card.json "
+                                           "measured as blind), none, or kinds separated by commas")
 
 
 class HFCritic(Critic):
@@ -61,6 +68,7 @@ class HFCritic(Critic):
 
         self.options = options
         self.name = f"hf:{name}"
+        self.blind = blind_kinds(name, options.blind)
         try:
             self.vlm = load_vlm(name, options.device, options.dtype)
         except ModelError as exc:
@@ -96,7 +104,7 @@ class HFCritic(Critic):
         model = self.vlm.model
         return {"name": self.name, "exact": self.exact, "model_type": model.config.model_type,
                 "device": str(self.vlm.device), "dtype": str(model.dtype).removeprefix("torch."),
-                "localiser": self.localiser.name if self.localiser else None,
+                "localiser": self.localiser.name if self.localiser else None, "not_judged": sorted(self.blind),
                 **self.options.model_dump(exclude={"device", "dtype"})}
 
     # -- the protocol ----------------------------------------------------------------------------
@@ -122,6 +130,11 @@ class HFCritic(Critic):
             raise InputError("the checklist is empty; plan the brief first")
         if self.options.mode == "judge":
             crit = self.judge.critique(image, brief, checklist)
+            if self.blind:
+                kinds = {r.id: r for r in checklist}
+                crit = crit.model_copy(update={"verdicts": [
+                    not_judged(kinds[v.id], self.blind[kinds[v.id].kind]) if v.id in kinds
+                    and kinds[v.id].kind in self.blind else v for v in crit.verdicts]})
         else:
             from agent.vlm.hf_vqa import yes_probabilities
 
@@ -130,10 +143,27 @@ class HFCritic(Critic):
                                                  batched=self.options.batched)
             except ModelError as exc:
                 raise critic_error(exc) from None
-            crit = vqa_critique(self.name, checklist, probs, self.options.threshold, usage)
+            crit = vqa_critique(self.name, checklist, probs, self.options.threshold, usage, self.blind)
         if self.localiser is not None:
             crit = localise(crit, image, brief, checklist, self.localiser)
         return crit
+
+
+def blind_kinds(name: str, option: str) -> dict[str, str]:
+    """Requirement kind -> why it is not judged, from the option and the card beside the model."""
+    option = option.strip().lower()
+    if option == "none":
+        return {}
+    if option == "auto":
+        card = load_card(name) if Path(name).is_dir() else None
+        return {k: card.why(k) for k in sorted(card.blind_kinds())} if card else {}
+    known = set(get_args(RequirementKind))
+    kinds = [k.strip() for k in option.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        raise InputError(f"blind={option!r}: {', '.join(unknown)} is not a requirement kind; use auto, none or "
+                         f"some of {', '.join(sorted(known))}, separated by commas")
+    return {k: "named with blind=" for k in kinds}
 
 
 def make_hf_critic(name: str, **options: Any) -> HFCritic:

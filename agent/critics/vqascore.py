@@ -27,6 +27,12 @@ class VQASettings(BaseModel):
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="P(yes) at or above which a requirement passes")
 
 
+def not_judged(req: Requirement, why: str, evidence: str = "") -> Verdict:
+    said = f"; it said {evidence}" if evidence else ""
+    return Verdict(id=req.id, passed=True, confidence=0.5, judged=False,
+                   evidence=f"not judged: this critic cannot tell {req.kind} requirements apart ({why}){said}")
+
+
 def question(text: str) -> str:
     return load_template(*TEMPLATE).fill("user", text=text.strip())
 
@@ -36,16 +42,24 @@ def template_id() -> str:
 
 
 def vqa_critique(critic: str, checklist: list[Requirement], probs: list[float], threshold: float,
-                 usage: Usage | None) -> Critique:
-    """The critique a list of P(yes), one per requirement in checklist order, stands for."""
+                 usage: Usage | None, blind: dict[str, str] | None = None) -> Critique:
+    """The critique a list of P(yes), one per requirement in checklist order, stands for. ``blind``:
+    requirement kinds the critic cannot tell apart, with why (agent/critics/card.py): their verdicts
+    are not judged and their probabilities stay out of the score."""
     if len(probs) != len(checklist):
         raise ValueError(f"{len(probs)} probabilities for {len(checklist)} requirements")
-    verdicts = []
+    blind = blind or {}
+    verdicts, counted = [], []
     for req, p in zip(checklist, probs):
+        evidence = f'P(yes) = {p:.3f} that the image shows "{req.text}"'
+        if req.kind in blind:
+            verdicts.append(not_judged(req, blind[req.kind], evidence))
+            continue
         passed = p >= threshold
+        counted.append(p)
         verdicts.append(Verdict(id=req.id, passed=passed, confidence=round(p if passed else 1.0 - p, 6),
-                                evidence=f'P(yes) = {p:.3f} that the image shows "{req.text}"'))
-    score = sum(probs) / len(probs) if probs else 0.0
+                                evidence=evidence))
+    score = sum(counted) / len(counted) if counted else 0.5
     failed = [v.id for v in verdicts if not v.passed]
     summary = (f"VQAScore {score:.3f}; " + (f"below {threshold:g}: {', '.join(failed)}" if failed
                                               else f"every requirement at or above {threshold:g}"))

@@ -15,6 +15,7 @@ table.checklist { border-collapse: collapse; width: 100%; font-size: 13px; }
 table.checklist td, table.checklist th { border-bottom: 1px solid var(--sc-line); padding: 3px 6px; text-align: left; vertical-align: top; }
 table.checklist tr.pass td:first-child { color: var(--sc-ok); font-weight: 700; }
 table.checklist tr.fail td:first-child { color: var(--sc-bad); font-weight: 700; }
+table.checklist tr.unjudged td:first-child { color: var(--sc-muted); font-weight: 700; }
 table.checklist td.evidence { color: var(--sc-muted); font-size: 12px; }
 .muted { color: var(--sc-muted); }
 /* the tree: nested lists, one card per image */

@@ -99,6 +99,16 @@ def _overruled(v: dict) -> str:
     return f" <span class='badge overruled'>critic said {said}; overruled by redraws or the pixels</span>"
 
 
+_MARK = {"pass": "✓", "fail": "✗", "unjudged": "?"}
+
+
+def _state(verdict: dict) -> str:
+    # A verdict the critic could not judge (its card, agent/critics/card.py) passes, but is not a ✓.
+    if verdict.get("judged", True) is False:
+        return "unjudged"
+    return "pass" if verdict["passed"] else "fail"
+
+
 def checklist_html(snap: RunFolder, node_id: str | None, verdicts: list[dict] | None = None) -> str:
     """A table of requirements with pass/fail and the critic's evidence for one node; a requirement
     the person changed says so, and an image judged before they changed the brief too."""
@@ -114,7 +124,7 @@ def checklist_html(snap: RunFolder, node_id: str | None, verdicts: list[dict] | 
     changed = {r.id for r in snap.state.checklist if r.amended_by == "person"}
     mine = " <span class='badge amended'>changed by you</span>"
     rows = "".join(
-        f"<tr class='{'pass' if v['passed'] else 'fail'}'><td>{'✓' if v['passed'] else '✗'}</td>"
+        f"<tr class='{_state(v)}'><td>{_MARK[_state(v)]}</td>"
         f"<td>{html.escape(words.req(v['id']))}{mine if v['id'] in changed else ''}</td>"
         f"<td class='evidence'>{html.escape(v.get('evidence') or '')}{_overruled(v)}</td></tr>"
         for v in verdicts)
