@@ -236,6 +236,19 @@ def test_all_pass_but_marked_down_is_polished_not_rebuilt():
     assert d.action.prompt is None  # the node's own prompt, not the run's base prompt
 
 
+def test_all_pass_under_a_vqascore_that_is_unsure_makes_a_fresh_sample_not_redraws():
+    # The same image judged by VQAScore: 0.6 is the critic's certainty, which a light redraw keeps.
+    unsure = {**crit(score=0.6), "prompt_version": "vqascore@1"}
+    d = decide(state(unsure), CFG, trust_critic=False)
+    assert d.route == "generate" and d.action.kind == "txt2img"
+    assert "every requirement passes but the critic is unsure (VQAScore 0.60, below 0.8)" in d.reason
+    # A judge's mark (another template, or none) is still polished; a sure VQAScore is confirmed.
+    judged = decide(state({**crit(score=0.6), "prompt_version": "critique@2"}), CFG, trust_critic=False)
+    assert judged.action.kind == "variations" and "polish" in judged.reason
+    sure = decide(state({**crit(score=0.9), "prompt_version": "vqascore@1"}), CFG, trust_critic=False)
+    assert sure.action.kind == "variations" and sure.action.check is not None  # a witness, then accept
+
+
 def test_first_image_stops_cleanly_when_txt2img_is_banned():
     s = state(None)
     s["current"] = ROOT

@@ -14,9 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.contracts import Critique, Requirement, Usage, Verdict
+from agent.policy.belief import VQASCORE_TEMPLATE
 from agent.vlm.templates import load_template
 
-TEMPLATE = ("vqascore", 1)
+TEMPLATE = (VQASCORE_TEMPLATE, 1)
 VQA_OPTIONS = ("mode", "threshold")
 
 

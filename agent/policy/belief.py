@@ -17,6 +17,10 @@ from typing import Any
 
 from agent.tree import Tree, TreeNode
 
+# The name of VQAScore's question template (prompts/): a critique made with it records it as its
+# prompt_version, which is how a rule knows its score is a probability (agent/critics/vqascore.py).
+VQASCORE_TEMPLATE = "vqascore"
+
 
 def margins(node: TreeNode) -> dict[str, int]:
     """Requirement -> margin at ``node`` (empty without a critique)."""
@@ -58,6 +62,14 @@ def score(node: TreeNode) -> float:
     said = {r: 1.0 for r in node.critique.passed} | {r: 0.0 for r in node.critique.failed}
     believed = {r: 1.0 if v > 0 else 0.5 if v == 0 else 0.0 for r, v in m.items()}
     return round(node.critique.score + sum(believed[r] - said[r] for r in m) / n, 4)
+
+
+def score_is_certainty(node: TreeNode) -> bool:
+    """Whether the node's score is a VQAScore — the mean probability the critic gives its "yes"s —
+    rather than a judge's mark: then a low score of an image where everything passes says the
+    critic is unsure, not that something visible is wrong."""
+    version = (node.critique.prompt_version or "") if node.critique else ""
+    return version.split("@")[0] == VQASCORE_TEMPLATE
 
 
 def best(tree: Tree) -> str | None:
