@@ -41,6 +41,20 @@ def test_a_budget_not_above_the_images_made_is_refused_and_nothing_changes(tmp_p
         assert run.advance().state["spend"]["generations"] == 4
 
 
+def test_the_same_run_started_twice_in_one_second_gets_two_folders(tmp_path, shapes_engine, monkeypatch):
+    import agent.lifecycle.run as lifecycle_run
+
+    monkeypatch.setattr(lifecycle_run, "run_id_for", lambda spec: "20261203-120000-abcdef")  # one second
+    first = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing())
+    second = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing())
+    third = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing())
+    assert [r.store.root.name for r in (first, second, third)] == [
+        "20261203-120000-abcdef", "20261203-120000-abcdef-2", "20261203-120000-abcdef-3"]
+    # A name given explicitly is still refused when taken: nothing of the first run is touched.
+    with pytest.raises(InputError, match="already exists"):
+        Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing(), run_id="20261203-120000-abcdef")
+
+
 def test_the_cli_refuses_a_lower_budget_with_exit_2(tmp_path, shapes_engine, shapes_model_dir):
     from typer.testing import CliRunner
 

@@ -35,6 +35,16 @@ def run_id_for(spec: RunSpec) -> str:
     return new_run_id(spec.brief, spec.seed, spec.model, spec.critic)
 
 
+def free_run_id(spec: RunSpec, out_dir: str | Path) -> str:
+    """A run folder name not taken under ``out_dir``: the same brief and seed started twice in one
+    second (two tabs, a double click, a script) get two folders, not an error."""
+    base = run_id = run_id_for(spec)
+    n = 2
+    while (Path(out_dir) / run_id).exists():
+        run_id, n = f"{base}-{n}", n + 1
+    return run_id
+
+
 def recursion_limit(spec: RunSpec) -> int:
     """Each image takes at most ~6 graph steps; a chat answer a few more."""
     return int(12 * (spec.budget.generations or 50) + 50)
@@ -73,7 +83,7 @@ class Run:
         """A new run folder for ``spec`` (nothing runs until :meth:`advance`). A bad spec, critic or
         model fails here, before any folder exists. ``exclusive`` (who runs it, e.g. "sculpt run")
         holds the folder's lock while the run is open, as :meth:`open` does."""
-        run_id = run_id or run_id_for(spec)
+        run_id = run_id or free_run_id(spec, out_dir)
 
         def make() -> "Run":
             return cls._start(spec, out_dir, engine=engine, critic=critic, run_id=run_id, checkpointer=checkpointer,

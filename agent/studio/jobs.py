@@ -20,7 +20,7 @@ from typing import Any
 
 from agent.critics.base import CriticError
 from agent.errorlog import log_bug
-from agent.lifecycle import Run, run_id_for
+from agent.lifecycle import Run, free_run_id
 from agent.results import RunResult
 from agent.spec import RunSpec
 from agent.studio.files import RunsFolder
@@ -202,13 +202,9 @@ class RunPool:
         self._start_lock = threading.Lock()
 
     def start(self, spec: RunSpec) -> str:
-        """A new run folder (nothing made yet); returns its id. The same brief and seed started twice
-        in one second (two tabs, a double click) get two folders, not an error."""
+        """A new run folder (nothing made yet); returns its id (lifecycle.run.free_run_id)."""
         with self._start_lock:
-            base = run_id = run_id_for(spec)
-            n = 2
-            while (self.folder.root / run_id).exists():
-                run_id, n = f"{base}-{n}", n + 1
+            run_id = free_run_id(spec, self.folder.root)
             run = Run.start(spec, self.folder.root, engine=self.engine, run_id=run_id, holder=HOLDER)
         with self._lock:
             self._remember(run_id, OpenRun(run))
