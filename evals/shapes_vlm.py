@@ -29,7 +29,7 @@ import torch
 from rich.console import Console
 from rich.progress import track
 
-from agent.critics.card import CriticCard, KindFigures, load_card, write_card
+from agent.critics.card import CriticCard, KindFigures, write_card
 from agent.vlm.loc_tokens import location_decoding
 from evals.shapes_vlm_metrics import calibration, fitted_noise, localisation, rates, reliability_plot, show
 from tools.contracts import RequirementKind
@@ -179,8 +179,9 @@ def main(argv=None) -> dict:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2))
     if args.card:
-        path = write_card(args.model, card_of(result, "python -m evals.shapes_vlm " + " ".join(argv or sys.argv[1:])))
-        console.print(f"critic card: {path} (not judged: {', '.join(sorted(load_card(args.model).blind_kinds())) or 'none'})")
+        card = card_of(result, "python -m evals.shapes_vlm " + " ".join(argv or sys.argv[1:]))
+        path = write_card(args.model, card)
+        console.print(f"critic card: {path} (not judged: {', '.join(sorted(card.blind_kinds())) or 'none'})")
     return result
 
 

@@ -42,9 +42,9 @@ def test_a_budget_not_above_the_images_made_is_refused_and_nothing_changes(tmp_p
 
 
 def test_the_same_run_started_twice_in_one_second_gets_two_folders(tmp_path, shapes_engine, monkeypatch):
-    import agent.lifecycle.run as lifecycle_run
+    import agent.lifecycle.run_ids as run_ids
 
-    monkeypatch.setattr(lifecycle_run, "run_id_for", lambda spec: "20261203-120000-abcdef")  # one second
+    monkeypatch.setattr(run_ids, "run_id_for", lambda spec: "20261203-120000-abcdef")  # one second
     first = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing())
     second = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing())
     third = Run.start(spec(1), tmp_path, engine=shapes_engine, critic=failing())

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from tools.contracts import RequirementKind
+from agent.contracts import Critique, Verdict
+from tools.contracts import Requirement, RequirementKind
 from tools.errors import InputError
 
 CARD_FILE = "critic_card.json"
@@ -51,6 +52,22 @@ class CriticCard(BaseModel):
         f = self.kinds[kind]
         return (f"measured on held-out images: {f.false_yes:.0%} false yes, {f.false_no:.0%} false no "
                 f"over {f.n} questions")
+
+
+def not_judged(req: Requirement, why: str, evidence: str = "") -> Verdict:
+    """The verdict of a requirement of a kind the critic cannot tell apart; ``evidence``: what it said."""
+    said = f"; it said {evidence}" if evidence else ""
+    return Verdict(id=req.id, passed=True, confidence=0.5, judged=False,
+                   evidence=f"not judged: this critic cannot tell {req.kind} requirements apart ({why}){said}")
+
+
+def unjudge(crit: Critique, checklist: list[Requirement], blind: dict[str, str]) -> Critique:
+    """``crit`` with the verdicts of blind kinds replaced by :func:`not_judged` ones (a judge's critique:
+    VQAScore leaves them out of its score as it builds the critique, agent/critics/vqascore.py)."""
+    reqs = {r.id: r for r in checklist}
+    kept = [not_judged(reqs[v.id], blind[reqs[v.id].kind], v.evidence)
+            if v.id in reqs and reqs[v.id].kind in blind else v for v in crit.verdicts]
+    return crit.model_copy(update={"verdicts": kept})
 
 
 def load_card(folder: str | Path) -> CriticCard | None:

@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.contracts import Critique, Requirement
 from agent.critics.base import Critic, Plan, critic_error
-from agent.critics.card import load_card
+from agent.critics.card import load_card, unjudge
 from agent.critics.judge import JudgeCritic
 from agent.critics.localised import localise
 from agent.critics.registry import read_options
-from agent.critics.vqascore import not_judged, question, vqa_critique
+from agent.critics.vqascore import question, vqa_critique
 from agent.vlm.errors import ModelError
 from tools.contracts import RequirementKind
 from tools.errors import BriefError, InputError
@@ -129,12 +129,7 @@ class HFCritic(Critic):
         if not checklist:
             raise InputError("the checklist is empty; plan the brief first")
         if self.options.mode == "judge":
-            crit = self.judge.critique(image, brief, checklist)
-            if self.blind:
-                kinds = {r.id: r for r in checklist}
-                crit = crit.model_copy(update={"verdicts": [
-                    not_judged(kinds[v.id], self.blind[kinds[v.id].kind]) if v.id in kinds
-                    and kinds[v.id].kind in self.blind else v for v in crit.verdicts]})
+            crit = unjudge(self.judge.critique(image, brief, checklist), checklist, self.blind)
         else:
             from agent.vlm.hf_vqa import yes_probabilities
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.contracts import Critique, Requirement, Usage, Verdict
+from agent.critics.card import not_judged
 from agent.policy.belief import VQASCORE_TEMPLATE
 from agent.vlm.templates import load_template
 
@@ -26,12 +27,6 @@ class VQASettings(BaseModel):
 
     mode: Literal["vqa", "judge"] = "vqa"
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="P(yes) at or above which a requirement passes")
-
-
-def not_judged(req: Requirement, why: str, evidence: str = "") -> Verdict:
-    said = f"; it said {evidence}" if evidence else ""
-    return Verdict(id=req.id, passed=True, confidence=0.5, judged=False,
-                   evidence=f"not judged: this critic cannot tell {req.kind} requirements apart ({why}){said}")
 
 
 def question(text: str) -> str:

@@ -8,6 +8,7 @@ writes the error log of a bug, decides between resuming and starting afresh (fro
 and refuses what cannot be re-opened (a budget below the images made).
 """
 from agent.lifecycle.opening import LockLost
-from agent.lifecycle.run import THREAD, Run, free_run_id, recursion_limit, run_brief, run_id_for
+from agent.lifecycle.run import THREAD, Run, recursion_limit, run_brief
+from agent.lifecycle.run_ids import free_run_id, run_id_for
 
 __all__ = ["THREAD", "LockLost", "Run", "free_run_id", "recursion_limit", "run_brief", "run_id_for"]

@@ -28,22 +28,9 @@ from agent.results import RunResult, result_of, write_tree
 from agent.spec import RunSpec, read_spec
 from agent.start_image import import_start_image
 from agent.status import CRITIC_TROUBLE, STOPPED_SHORT, status_of
-from agent.store import RUN_FILE, RunStore, new_run_id
+from agent.lifecycle.run_ids import free_run_id, run_id_for
+from agent.store import RUN_FILE, RunStore
 from tools.errors import InputError, InternalError, SculptError
-
-def run_id_for(spec: RunSpec) -> str:
-    return new_run_id(spec.brief, spec.seed, spec.model, spec.critic)
-
-
-def free_run_id(spec: RunSpec, out_dir: str | Path) -> str:
-    """A run folder name not taken under ``out_dir``: the same brief and seed started twice in one
-    second (two tabs, a double click, a script) get two folders, not an error."""
-    base = run_id = run_id_for(spec)
-    n = 2
-    while (Path(out_dir) / run_id).exists():
-        run_id, n = f"{base}-{n}", n + 1
-    return run_id
-
 
 def recursion_limit(spec: RunSpec) -> int:
     """Each image takes at most ~6 graph steps; a chat answer a few more."""

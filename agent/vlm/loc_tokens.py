@@ -73,10 +73,11 @@ class LocationDecoding(LogitsProcessor):
             trailing = 0
             while trailing < len(answer) and self.is_loc[answer[-1 - trailing]]:
                 trailing += 1
-            if 0 < trailing < 4 or (trailing == 0 and self._box_may_start(answer) and mass[row] > 0.5):
+            may_start = trailing == 0 and self._box_may_start(answer)
+            if 0 < trailing < 4 or (may_start and mass[row] > 0.5):
                 out[row] = float("-inf")
                 out[row, loc_ids[median[row]]] = 0.0
-            elif trailing == 0 and self._box_may_start(answer):
+            elif may_start:
                 out[row, loc_ids] = float("-inf")
         return out
 
