@@ -83,8 +83,10 @@ def test_a_broken_card_is_named(tmp_path):
         load_card(tmp_path)
 
 
-def test_the_studio_marks_an_unjudged_requirement_apart_from_a_pass(tmp_path):
+def test_the_studio_and_the_terminal_mark_an_unjudged_requirement_apart_from_a_pass(tmp_path):
+    from agent.cli.display import verdict_label
     from agent.studio.views import _MARK, _state
 
-    assert [_MARK[_state(v)] for v in ({"passed": True}, {"passed": False}, {"passed": True, "judged": False})] \
-        == ["✓", "✗", "?"]
+    shown = ({"passed": True}, {"passed": False}, {"passed": True, "judged": False})
+    assert [_MARK[_state(v)] for v in shown] == ["✓", "✗", "?"]
+    assert [verdict_label(v) for v in shown] == ["[green]pass[/]", "[red]fail[/]", "[dim]not judged[/]"]

@@ -54,7 +54,10 @@ def words_of(run_dir) -> Words | None:
 
 
 def verdict_label(v: dict) -> str:
-    """pass/fail as the agent believes it, and where that overrules the critic, what the critic said."""
+    """pass/fail as the agent believes it, and where that overrules the critic, what the critic said;
+    a requirement the critic cannot judge (its card, agent/critics/card.py) says so."""
+    if v.get("judged", True) is False:
+        return "[dim]not judged[/]"
     label = "[green]pass[/]" if v["passed"] else "[red]fail[/]"
     if v.get("critic") is not None and v["critic"] != v["passed"]:
         label += f" (critic said {'pass' if v['critic'] else 'fail'}; overruled by redraws or the pixels)"

@@ -158,7 +158,7 @@ def blind_kinds(name: str, option: str) -> dict[str, str]:
     if unknown:
         raise InputError(f"blind={option!r}: {', '.join(unknown)} is not a requirement kind; use auto, none or "
                          f"some of {', '.join(sorted(known))}, separated by commas")
-    return {k: "named with blind=" for k in kinds}
+    return {k: "named in the critic option blind" for k in kinds}
 
 
 def make_hf_critic(name: str, **options: Any) -> HFCritic:

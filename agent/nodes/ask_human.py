@@ -32,7 +32,7 @@ def _question(ctx: RunContext, state: dict, tree: Tree) -> dict[str, Any]:
         "picked": state.get("picked"),
         # The critic's verdicts corrected by witnesses and pixel checks (policy/belief.py), in words.
         "verdicts": [{**v, "text": texts.get(v["id"], v["id"])} for v in belief.verdicts(
-            cur, [v.model_dump(include={"id", "passed", "evidence"}) for v in crit.verdicts])] if crit else [],
+            cur, [v.model_dump(include={"id", "passed", "evidence", "judged"}) for v in crit.verdicts])] if crit else [],
         "variations": [{"node": i, "image": tree[i].image, "score": belief.score(tree[i])} for i in batch]
         if len(batch) > 1 else [],
         "report": str(ctx.store.report_path), "options": list(ANSWERS), "error": state.get("question_error"),
